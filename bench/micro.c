@@ -1,0 +1,210 @@
+/*
+ * tcpstate_micro: throughput of the pure state machine (ts_conn_step), next to a
+ * floor loop that only streams the same segment array.
+ *
+ *   tcpstate_micro [-n SEGMENTS=10000000] [-c CONCURRENT=1000] [-r RUNS=5] [-s SEED=1]
+ *
+ * The segments come from the same synthetic traffic as the pcap generator
+ * (synth.h): many interleaved connections with handshakes, data, retransmissions,
+ * out-of-order pairs and every kind of ending. They are built in memory first
+ * (one ts_segment per packet plus a connection index); then, best of RUNS:
+ *   floor: read every segment and its connection index, fold them into a
+ *          dependent hash (what any loop over the array costs at least);
+ *   step:  ts_conn_step() on the segment's connection, folding the annotation;
+ *   store: the same, with each annotation stored to an array (as a per-frame
+ *          record would be).
+ * Connections are re-initialised (outside the timed region) before each run.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tcpstate/tcpstate.h"
+#include "synth.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: tcpstate_micro [-n SEGMENTS=10000000] [-c CONCURRENT=1000] [-r RUNS=5] [-s SEED=1]\n");
+    exit(2);
+}
+
+static void init_conns(ts_conn *conns, uint64_t n, const ts_config *cfg)
+{
+    for (uint64_t i = 0; i < n; i++)
+        ts_conn_init(&conns[i], cfg);
+}
+
+static void report(const char *name, double best, double worst, uint64_t n, double floor_best)
+{
+    printf("%-6s best %8.3f ms  worst %8.3f ms  %8.2f Mseg/s  %6.2f ns/seg",
+           name, best * 1e3, worst * 1e3, (double)n / best / 1e6, best * 1e9 / (double)n);
+    if (floor_best > 0)
+        printf("  (%.2f ns/seg above floor)", (best - floor_best) * 1e9 / (double)n);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    syn_params par = {0};
+    par.packets = 10000000;
+    par.concurrency = 1000;
+    par.seed = 1;
+    par.clients = 65536;
+    par.v6_permille = 300;
+    par.mean_gap_ns = 10000;
+    int runs = 5;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1] || a[2] || i + 1 >= argc) usage();
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(argv[++i], &end, 0);
+        if (errno || *end) usage();
+        switch (a[1]) {
+        case 'n': par.packets = v; break;
+        case 'c': if (!v) usage(); par.concurrency = (uint32_t)v; break;
+        case 'r': if (!v) usage(); runs = (int)v; break;
+        case 's': par.seed = v; break;
+        default: usage();
+        }
+    }
+
+    printf("sizeof(ts_conn)       = %zu\n", sizeof(ts_conn));
+    printf("sizeof(ts_segment)    = %zu\n", sizeof(ts_segment));
+    printf("sizeof(ts_annotation) = %zu\n", sizeof(ts_annotation));
+    printf("sizeof(ts_correction) = %zu\n", sizeof(ts_correction));
+    printf("sizeof(ts_endpoint)   = %zu\n", sizeof(ts_endpoint));
+    printf("sizeof(ts_pending)    = %zu\n", sizeof(ts_pending));
+
+    /* Build the segment array. */
+    double t0 = now_s();
+    syn_gen g;
+    if (syn_init(&g, &par) != 0) { fprintf(stderr, "out of memory\n"); return 1; }
+    uint64_t n = par.packets;
+    ts_segment *segs = malloc(sizeof(ts_segment) * n);
+    uint32_t *cidx = malloc(sizeof(uint32_t) * n);
+    ts_annotation *anns = malloc(sizeof(ts_annotation) * n);
+    if (!segs || !cidx || !anns) { fprintf(stderr, "out of memory\n"); return 1; }
+    const syn_conn *c;
+    const syn_pkt *p;
+    uint64_t k = 0;
+    while ((p = syn_next(&g, &c)) != NULL) {
+        ts_segment *s = &segs[k];
+        memset(s, 0, sizeof *s);
+        s->time_ns = g.time_ns;
+        s->seq = p->seq;
+        s->ack = p->ack;
+        s->payload_len = p->len;
+        s->window = p->win;
+        s->id = (uint32_t)(c->next - 1);
+        s->flags = p->flags;
+        s->src_port = p->from_server ? c->sport : c->cport;
+        s->dst_port = p->from_server ? c->cport : c->sport;
+        s->from_b = p->from_server; /* the client sends every connection's first segment */
+        s->delivery = TS_DELIVERED;
+        cidx[k] = (uint32_t)c->id;
+        k++;
+    }
+    n = k;
+    uint64_t nconn = g.next_id;
+    syn_free(&g);
+    ts_conn *conns = malloc(sizeof(ts_conn) * nconn);
+    if (!conns) { fprintf(stderr, "out of memory\n"); return 1; }
+    memset(anns, 0, sizeof(ts_annotation) * n);
+    memset(conns, 0, sizeof(ts_conn) * nconn);
+    double t1 = now_s();
+    printf("segments %" PRIu64 ", connections %" PRIu64 ", concurrency %u, seed %" PRIu64
+           " (built in %.2f s)\n", n, nconn, par.concurrency, par.seed, t1 - t0);
+    printf("memory: segments %.1f MB, connections %.1f MB (%" PRIu64 " x %zu B)\n",
+           (double)(sizeof(ts_segment) + 4) * (double)n / 1e6,
+           (double)sizeof(ts_conn) * (double)nconn / 1e6, nconn, sizeof(ts_conn));
+
+    ts_config cfg = { .time_wait_ns = 60LL * 1000000000LL };
+    double fb = 1e30, fw = 0, sb = 1e30, sw = 0, ob = 1e30, ow = 0;
+    uint64_t sink = 0;
+    uint64_t phases[TS_PHASE_COUNT + 1] = {0};
+    uint64_t corrections = 0;
+
+    for (int r = 0; r < runs; r++) {
+        /* floor */
+        double a = now_s();
+        uint64_t acc = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            const ts_segment *s = &segs[i];
+            acc = (acc ^ s->seq ^ ((uint64_t)cidx[i] << 32)) * 0x9E3779B97F4A7C15ull
+                  + s->ack + s->flags + s->payload_len;
+        }
+        double b = now_s();
+        sink += acc;
+        if (b - a < fb) fb = b - a;
+        if (b - a > fw) fw = b - a;
+
+        /* step */
+        init_conns(conns, nconn, &cfg);
+        a = now_s();
+        acc = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            ts_annotation ann;
+            ts_correction corr;
+            corr.valid = false;
+            ts_conn_step(&conns[cidx[i]], &segs[i], &ann, &corr);
+            acc = acc * 31 + ann.phase + ((uint64_t)ann.next[0] << 8) + ((uint64_t)ann.next[1] << 16)
+                  + corr.valid;
+        }
+        b = now_s();
+        sink += acc;
+        if (b - a < sb) sb = b - a;
+        if (b - a > sw) sw = b - a;
+
+        /* step, storing each annotation */
+        init_conns(conns, nconn, &cfg);
+        a = now_s();
+        acc = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            ts_correction corr;
+            corr.valid = false;
+            ts_conn_step(&conns[cidx[i]], &segs[i], &anns[i], &corr);
+            acc += corr.valid;
+        }
+        b = now_s();
+        sink += acc;
+        if (r == 0) corrections = acc;
+        if (b - a < ob) ob = b - a;
+        if (b - a > ow) ow = b - a;
+    }
+
+    for (uint64_t i = 0; i < n; i++)
+        phases[anns[i].phase < TS_PHASE_COUNT ? anns[i].phase : TS_PHASE_COUNT]++;
+
+    printf("best of %d runs, one core, %" PRIu64 " segments:\n", runs, n);
+    report("floor", fb, fw, n, 0);
+    report("step", sb, sw, n, fb);
+    report("store", ob, ow, n, fb);
+    printf("phases:");
+    for (int ph = 0; ph < TS_PHASE_COUNT; ph++)
+        printf(" %s=%" PRIu64, ts_phase_name((ts_phase)ph), phases[ph]);
+    if (phases[TS_PHASE_COUNT]) printf(" invalid=%" PRIu64, phases[TS_PHASE_COUNT]);
+    printf("\ncorrections=%" PRIu64 "\n", corrections);
+    printf("(sink %" PRIx64 ")\n", sink);
+
+    /* machine-readable summary line for bench.sh */
+    printf("RESULT floor_ns=%.3f step_ns=%.3f store_ns=%.3f floor_mps=%.2f step_mps=%.2f store_mps=%.2f "
+           "sizeof_conn=%zu sizeof_segment=%zu sizeof_annotation=%zu segments=%" PRIu64 " connections=%" PRIu64 "\n",
+           fb * 1e9 / (double)n, sb * 1e9 / (double)n, ob * 1e9 / (double)n,
+           (double)n / fb / 1e6, (double)n / sb / 1e6, (double)n / ob / 1e6,
+           sizeof(ts_conn), sizeof(ts_segment), sizeof(ts_annotation), n, nconn);
+    free(segs); free(cidx); free(anns); free(conns);
+    return 0;
+}
