@@ -1,0 +1,905 @@
+#!/usr/bin/env python3
+"""Record TCP scenarios with real sockets on loopback, together with the kernel's own TCP states.
+
+Needs root on Linux with tcpdump, nft, ss and tracefs.  Standard library only.
+
+  scenarios.py --out sample-pcaps                 # record all scenarios (what regenerate.sh does)
+  scenarios.py --out DIR --only seed-walkthrough  # one scenario
+  scenarios.py --live DIR                         # record all into DIR on free ports (used by live.sh)
+  scenarios.py --list
+
+For every scenario <name> it writes <name>.pcap and <name>.truth.tsv (see truth.py for the rules); with
+--keep-raw also <name>.raw.json (kernel events + metadata) and <name>.txt (packets, events and truth side by side).
+Exit status: 0 ok, 1 a scenario failed, 77 skipped (not root / tools missing).
+"""
+
+import argparse
+import errno
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernlib  # noqa: E402
+import truth  # noqa: E402
+from kernlib import CLEANUP, track_socket  # noqa: E402
+
+TCP_KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", 4)
+TCP_KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", 5)
+TCP_KEEPCNT = getattr(socket, "TCP_KEEPCNT", 6)
+TCP_FASTOPEN = getattr(socket, "TCP_FASTOPEN", 23)
+MSG_FASTOPEN = getattr(socket, "MSG_FASTOPEN", 0x20000000)
+TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
+
+
+class ScenarioError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Scenario context
+# --------------------------------------------------------------------------------------------------------------------
+class Ctx:
+    def __init__(self, name, family, server_port, client_port, workdir, snaplen, tag):
+        self.name = name
+        self.family = family
+        self.host = "127.0.0.1" if family == socket.AF_INET else "::1"
+        self.sport = server_port
+        self.cport = client_port
+        self.workdir = workdir
+        self.snaplen = snaplen
+        self.tag = tag
+        self.pcap = os.path.join(workdir, f"{name}.pcap")
+        self.drops = []
+        self.snapshots = []
+        self.sysctl = {}
+        self.capture = None
+        self.capture_late = False
+        self.nft = None
+        self.sockets = []
+        self.extra_ports = []   # ports whose events are traced but whose packets are not captured
+        self.client_ep = (self.host, client_port)
+        self.server_ep = (self.host, server_port)
+        self.expect_drops = {}
+
+    # sockets ----------------------------------------------------------------------------------------------------
+    def sock(self):
+        s = track_socket(socket.socket(self.family, socket.SOCK_STREAM))
+        self.sockets.append(s)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return s
+
+    def listen(self, port=None, backlog=8, fastopen=False):
+        s = self.sock()
+        s.bind((self.host, port or self.sport))
+        if fastopen:
+            s.setsockopt(socket.IPPROTO_TCP, TCP_FASTOPEN, 16)
+        s.listen(backlog)
+        return s
+
+    def client(self, port=None):
+        s = self.sock()
+        s.bind((self.host, port or self.cport))
+        return s
+
+    def connect(self, s, port=None, timeout=5):
+        s.settimeout(timeout)
+        s.connect((self.host, port or self.sport))
+        s.settimeout(None)
+
+    def connect_nb(self, s, port=None):
+        s.setblocking(False)
+        err = s.connect_ex((self.host, port or self.sport))
+        if err not in (0, errno.EINPROGRESS):
+            raise ScenarioError(f"connect: {os.strerror(err)}")
+        s.setblocking(True)
+
+    def accept(self, ls, timeout=5):
+        ls.settimeout(timeout)
+        c, _ = ls.accept()
+        ls.settimeout(None)
+        track_socket(c)
+        self.sockets.append(c)
+        return c
+
+    def recv_exact(self, s, n, timeout=5):
+        s.settimeout(timeout)
+        buf = b""
+        while len(buf) < n:
+            d = s.recv(n - len(buf))
+            if not d:
+                raise ScenarioError(f"EOF after {len(buf)} of {n} bytes")
+            buf += d
+        s.settimeout(None)
+        return buf
+
+    def recv_eof(self, s, timeout=5):
+        s.settimeout(timeout)
+        buf = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        s.settimeout(None)
+        return buf
+
+    @staticmethod
+    def sleep(t):
+        time.sleep(t)
+
+    # nft drops --------------------------------------------------------------------------------------------------
+    def _match(self, frm, mask, value):
+        """nft match for segments sent by `frm` ('client'|'server') with (tcp flags & mask) == value."""
+        src, dst = (self.client_ep, self.server_ep) if frm == "client" else (self.server_ep, self.client_ep)
+        ipk = "ip" if self.family == socket.AF_INET else "ip6"
+        names = [n for n, b in truth.FLAG_BITS.items() if mask & b]
+        vals = [n for n, b in truth.FLAG_BITS.items() if value & b]
+        m = (f"{ipk} saddr {src[0]} {ipk} daddr {dst[0]} tcp sport {src[1]} tcp dport {dst[1]} "
+             f"tcp flags & ({'|'.join(names)}) == {('(' + '|'.join(vals) + ')') if vals else '0x0'}")
+        return m
+
+    def drop(self, frm, mask, value, chain="input", desc=""):
+        """Start dropping segments from `frm` matching (flags & mask) == value at `chain`.  Returns a handle for
+        undrop().  Input = captured but never received; output = never on the wire."""
+        h = self.nft.add(chain, self._match(frm, mask, value) + " counter drop")
+        d = {"chain": chain, "handle": h, "from": frm, "mask": mask, "value": value, "t_on": kernlib.now_ns(),
+             "t_off": None, "count": None, "desc": desc or f"{chain} {frm} {truth.flag_str(mask)}={truth.flag_str(value)}"}
+        self.drops.append(d)
+        return d
+
+    def undrop(self, d, expect=None):
+        cnt = self.nft.counters().get((d["chain"], d["handle"]), 0)
+        self.nft.delete(d["chain"], d["handle"])
+        d["t_off"] = kernlib.now_ns()
+        d["count"] = cnt
+        if expect is not None and cnt != expect:
+            raise ScenarioError(f"drop rule '{d['desc']}' dropped {cnt} segments, expected {expect}")
+
+    # ss ---------------------------------------------------------------------------------------------------------
+    def ss(self, label):
+        ts = kernlib.now_ns()
+        socks = kernlib.ss_sockets({self.sport, self.cport})
+        self.snapshots.append({"label": label, "ts": ts, "sockets": socks})
+        return socks
+
+    def ss_state(self, local_port, peer_port):
+        return [s[0] for s in kernlib.ss_sockets({local_port}) if s[1] == local_port and s[2] == peer_port]
+
+    # sysctl -----------------------------------------------------------------------------------------------------
+    def set_sysctl(self, name, value):
+        old = kernlib.set_sysctl(name, value)
+        CLEANUP.add(f"restore sysctl {name}={old}", lambda: kernlib.set_sysctl(name, old))
+        self.sysctl[name] = str(value)
+
+    # capture ----------------------------------------------------------------------------------------------------
+    def start_capture(self):
+        bpf = f"tcp and host {self.host} and port {self.sport} and port {self.cport}"
+        self.capture = kernlib.Capture(self.pcap, bpf, snaplen=self.snaplen)
+        self.capture.start()
+
+    def close_all(self):
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Scenarios.  Each is a function(ctx).  Ports: (server, client) fixed per scenario, shifted by --port-offset.
+# --------------------------------------------------------------------------------------------------------------------
+SCENARIOS = {}
+
+
+def scenario(name, sport, cport, family=socket.AF_INET, snaplen=262144, capture_late=False, doc=""):
+    def deco(fn):
+        SCENARIOS[name] = dict(fn=fn, sport=sport, cport=cport, family=family, snaplen=snaplen,
+                               capture_late=capture_late, doc=doc or (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+    return deco
+
+
+def _bio_server(ctx, ls, reply=None, close_after=None, result=None):
+    """Like the seed's Java BIOServer: accept, read until EOF (optionally answering the first line), then keep
+    the socket open until `close_after` seconds have passed since EOF (process quits) and close."""
+    c = ctx.accept(ls)
+    data = c.recv(1024)
+    if reply is not None:
+        c.sendall(reply)
+    rest = ctx.recv_eof(c)
+    if result is not None:
+        result["data"] = data + rest
+    if close_after is not None:
+        time.sleep(close_after)
+        c.close()
+    return c
+
+
+@scenario("seed-walkthrough", 8888, 40001, doc="the seed article: telnet-like client, BIOServer on 8888 that "
+          "closes ~1 s after EOF (FIN, ACK, FIN, ACK)")
+def sc_seed(ctx):
+    """Seed article walkthrough: SYN, SYN-ACK, ACK, data, FIN, ACK, (1 s) FIN, ACK."""
+    ls = ctx.listen()
+    ctx.ss("listening")
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    # Without this the server (still in quick-ACK mode right after the handshake) ACKs the line at once and the
+    # reply follows as a second segment; with delayed ACK the reply carries the ACK, as in the seed's capture.
+    s.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 0)
+    ctx.sleep(0.1)
+    ctx.ss("established")
+    c.sendall(b"hello\r\n")
+    assert s.recv(100) == b"hello\r\n"
+    s.sendall(b"hi\r\n")
+    assert c.recv(100) == b"hi\r\n"
+    ctx.sleep(0.1)            # let the client's delayed ACK of the reply go out
+    c.close()                 # telnet quits: FIN
+    assert s.recv(100) == b""  # server reads EOF ...
+    ctx.sleep(0.3)
+    ctx.ss("client closed: client FIN-WAIT-2, server CLOSE-WAIT")
+    ctx.sleep(0.7)            # ... but keeps the socket until the process quits ~1 s later
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("server quit: client TIME-WAIT, server CLOSED")
+
+
+@scenario("server-closes-first", 9002, 40002, doc="the server closes first (server TIME-WAIT, client LAST-ACK)")
+def sc_server_first(ctx):
+    """Server closes first; client reads EOF and closes 0.3 s later: FIN, ACK, FIN, ACK the other way round."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"ping")
+    assert s.recv(10) == b"ping"
+    s.sendall(b"pong")
+    assert c.recv(10) == b"pong"
+    ctx.sleep(0.1)
+    s.close()
+    assert c.recv(10) == b""
+    ctx.sleep(0.3)
+    ctx.ss("server closed")
+    c.close()
+    ctx.sleep(0.2)
+    ctx.ss("both closed")
+
+
+@scenario("three-segment-close", 9003, 40003, doc="FIN, FIN+ACK, ACK: the server closes on EOF, its ACK rides "
+          "with its FIN")
+def sc_three(ctx):
+    """The server closes as soon as it reads EOF, so its delayed ACK of the client FIN rides with its FIN."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"bye")
+    assert s.recv(10) == b"bye"
+    ctx.sleep(0.1)
+    t = threading.Thread(target=lambda: (ctx.recv_eof(s), s.close()))
+    t.start()
+    ctx.sleep(0.05)
+    c.close()
+    t.join()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+def _refused(ctx):
+    c = ctx.client()
+    try:
+        ctx.connect(c)
+    except ConnectionRefusedError:
+        pass
+    else:
+        raise ScenarioError("connection was not refused")
+    ctx.sleep(0.1)
+    ctx.ss("refused")
+
+
+@scenario("refused-ipv4", 9004, 40004, doc="no listener: SYN answered by RST+ACK (IPv4)")
+def sc_refused4(ctx):
+    """No listener on the port: the SYN is answered by RST+ACK."""
+    _refused(ctx)
+
+
+@scenario("refused-ipv6", 9005, 40005, family=socket.AF_INET6, doc="no listener: SYN answered by RST+ACK (IPv6)")
+def sc_refused6(ctx):
+    """No listener on the port (IPv6): the SYN is answered by RST+ACK."""
+    _refused(ctx)
+
+
+@scenario("abortive-close-linger0", 9006, 40006, doc="SO_LINGER {1,0} then close(): RST instead of FIN")
+def sc_linger0(ctx):
+    """Client sets SO_LINGER {1, 0} and closes: RST, no TIME-WAIT."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"x")
+    assert s.recv(10) == b"x"
+    ctx.sleep(0.1)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    ctx.sleep(0.1)
+    ctx.ss("aborted")
+
+
+@scenario("close-with-unread-data", 9007, 40007, doc="the server closes with unread received data: RST instead "
+          "of FIN")
+def sc_unread(ctx):
+    """The client sends data the server never reads; the server's close() sends RST (RFC 2525 2.17)."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"unread")
+    ctx.sleep(0.1)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("reset")
+
+
+@scenario("half-close", 9008, 40008, doc="client shutdown(SHUT_WR), the server keeps sending, then closes")
+def sc_half_close(ctx):
+    """Client half-closes (FIN), the server still sends two segments, then closes; client TIME-WAIT."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"req")
+    assert s.recv(10) == b"req"
+    c.shutdown(socket.SHUT_WR)
+    assert s.recv(10) == b""
+    ctx.sleep(0.1)
+    ctx.ss("half-closed")
+    s.sendall(b"part1")
+    ctx.sleep(0.1)
+    s.sendall(b"part2")
+    ctx.sleep(0.1)
+    assert ctx.recv_exact(c, 10) == b"part1part2"
+    s.close()
+    assert c.recv(10) == b""
+    ctx.sleep(0.1)
+    c.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+
+
+@scenario("data-to-closed-socket", 9009, 40009, doc="the client close()s, the server sends data afterwards, "
+          "the client answers RST")
+def sc_data_to_closed(ctx):
+    """Client close(): FIN; the server ACKs and later sends data to the orphaned FIN-WAIT-2 client, which answers
+    RST."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"q")
+    assert s.recv(10) == b"q"
+    ctx.sleep(0.1)
+    c.close()
+    assert s.recv(10) == b""
+    ctx.sleep(0.2)
+    ctx.ss("client orphaned in FIN-WAIT-2")
+    s.send(b"late")
+    ctx.sleep(0.1)
+    ctx.ss("after reset")
+
+
+@scenario("lost-syn", 9010, 40010, doc="the first SYN is lost (input drop); retransmitted after 1 s")
+def sc_lost_syn(ctx):
+    """The first SYN is captured but dropped before the server sees it; the client retransmits after 1 s."""
+    ls = ctx.listen()
+    d = ctx.drop("client", truth.SYN | truth.ACK, truth.SYN)
+    c = ctx.client()
+    ctx.connect_nb(c)
+    ctx.sleep(0.3)
+    ctx.ss("SYN lost")
+    ctx.undrop(d, expect=1)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("lost-syn-ack", 9011, 40011, doc="the first SYN-ACK is lost (input drop); SYN retransmitted, SYN-ACK "
+          "again")
+def sc_lost_synack(ctx):
+    """The server's first SYN-ACK is dropped before the client sees it."""
+    ls = ctx.listen()
+    d = ctx.drop("server", truth.SYN | truth.ACK, truth.SYN | truth.ACK)
+    c = ctx.client()
+    ctx.connect_nb(c)
+    ctx.sleep(0.3)
+    ctx.ss("SYN-ACK lost")
+    ctx.undrop(d, expect=1)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("lost-fin", 9012, 40012, doc="the client's first FIN is lost (input drop) and retransmitted")
+def sc_lost_fin(ctx):
+    """The client's FIN is dropped before the server sees it; the RTO retransmits it."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    d = ctx.drop("client", truth.FIN, truth.FIN)
+    c.shutdown(socket.SHUT_WR)
+    ctx.sleep(0.1)
+    ctx.ss("FIN lost")
+    ctx.undrop(d, expect=1)
+    assert ctx.recv_eof(s) == b""
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    c.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+
+
+@scenario("lost-final-ack", 9013, 40013, doc="the seed's 2MSL question: the last ACK is lost, the server's FIN "
+          "comes again and TIME-WAIT answers it")
+def sc_lost_final_ack(ctx):
+    """Client closes, server closes 0.3 s later; the client's last ACK is dropped, so the server (LAST-ACK)
+    retransmits its FIN and the client's TIME-WAIT socket ACKs it again."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    c.close()
+    assert s.recv(10) == b""
+    ctx.sleep(0.3)
+    # the client's last ACK: pure ACK (no SYN/FIN/RST/PSH) sent after this point
+    d = ctx.drop("client", truth.SYN | truth.FIN | truth.RST | truth.ACK | truth.PSH, truth.ACK)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("final ACK lost")
+    ctx.undrop(d, expect=1)
+    ctx.sleep(0.6)
+    ctx.ss("after FIN retransmission")
+
+
+@scenario("simultaneous-open", 9014, 40014, doc="both sides connect() to each other; both SYNs are dropped "
+          "once so the retransmissions cross")
+def sc_simultaneous_open(ctx):
+    """Two sockets bound to fixed ports connect() to each other.  Both first SYNs are dropped at input; their
+    retransmissions fire from timers armed on the same CPU within the same timer-wheel slot, so both SYNs are
+    transmitted before either is processed (loopback delivery is deferred to the NET_RX softirq): both sides go
+    SYN-SENT -> SYN-RECEIVED -> ESTABLISHED."""
+    os.sched_setaffinity(0, {0})
+    try:
+        a = ctx.client()                 # the client: its SYN goes first
+        b = ctx.client(port=ctx.sport)   # the "server" side, port sport
+        d1 = ctx.drop("client", truth.SYN | truth.ACK, truth.SYN)
+        d2 = ctx.drop("server", truth.SYN | truth.ACK, truth.SYN)
+        ctx.connect_nb(a, port=ctx.sport)
+        ctx.connect_nb(b, port=ctx.cport)
+        ctx.sleep(0.3)
+        ctx.ss("both SYN-SENT")
+        ctx.undrop(d1, expect=1)
+        ctx.undrop(d2, expect=1)
+        ctx.sleep(1.2)
+        ctx.ss("established")
+        a.sendall(b"a")
+        assert b.recv(10) == b"a"
+        ctx.sleep(0.1)
+        a.close()
+        ctx.recv_eof(b)
+        b.close()
+        ctx.sleep(0.2)
+        ctx.ss("closed")
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count())))
+
+
+@scenario("simultaneous-close", 9015, 40015, doc="both sides close at once: each first FIN is dropped at input "
+          "so both retransmit and cross (CLOSING on both sides)")
+def sc_simultaneous_close(ctx):
+    """Both sides shut down; each first FIN is dropped at the input hook, so both sides are FIN-WAIT-1 when the
+    other's FIN arrives: CLOSING, then TIME-WAIT on both sides."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    d1 = ctx.drop("client", truth.FIN, truth.FIN)
+    d2 = ctx.drop("server", truth.FIN, truth.FIN)
+    c.shutdown(socket.SHUT_WR)
+    s.shutdown(socket.SHUT_WR)
+    ctx.sleep(0.1)
+    ctx.ss("both FIN-WAIT-1")
+    ctx.undrop(d1, expect=1)
+    ctx.undrop(d2, expect=1)
+    ctx.sleep(1.0)
+    ctx.ss("both TIME-WAIT")
+    c.close()
+    s.close()
+
+
+@scenario("ipv6", 9016, 40016, family=socket.AF_INET6, doc="a normal connection over ::1")
+def sc_ipv6(ctx):
+    """Normal connection over IPv6: handshake, data both ways, client closes, server closes."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"v6")
+    assert s.recv(10) == b"v6"
+    s.sendall(b"ok")
+    assert c.recv(10) == b"ok"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+
+
+@scenario("tcp-fast-open", 9017, 40017, doc="TFO: data on the SYN with a cookie fetched by an earlier "
+          "(uncaptured) connection")
+def sc_tfo(ctx):
+    """net.ipv4.tcp_fastopen=3.  A first connection from another client port (not captured) obtains the cookie;
+    the captured connection sends its data on the SYN (MSG_FASTOPEN)."""
+    ctx.set_sysctl("net.ipv4.tcp_fastopen", 3)
+    ls = ctx.listen(fastopen=True)
+    # cookie fetch, client port cport+1000 (outside the capture filter)
+    c0 = ctx.client(port=ctx.cport + 1000)
+    c0.sendto(b"cookie?", MSG_FASTOPEN, (ctx.host, ctx.sport))
+    s0 = ctx.accept(ls)
+    assert s0.recv(100) == b"cookie?"
+    c0.close()
+    s0.close()
+    ctx.sleep(0.2)
+    ctx.start_capture()
+    c = ctx.client()
+    c.sendto(b"fast", MSG_FASTOPEN, (ctx.host, ctx.sport))
+    s = ctx.accept(ls)
+    assert s.recv(10) == b"fast"
+    s.sendall(b"ok")
+    assert c.recv(10) == b"ok"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("long-transfer", 9018, 40018, snaplen=96, doc="~256 KB from server to client (snaplen 96)")
+def sc_long(ctx):
+    """The server sends 256 KB in 16 KB writes; captured with snaplen 96 so the file stays small."""
+    ls = ctx.listen()
+    c = ctx.client()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"GET")
+    assert s.recv(10) == b"GET"
+    total = 256 * 1024
+    got = {}
+    t = threading.Thread(target=lambda: got.update(n=len(ctx.recv_eof(c, timeout=10))))
+    t.start()
+    chunk = bytes(16 * 1024)
+    for _ in range(total // len(chunk)):
+        s.sendall(chunk)
+    s.close()
+    t.join()
+    if got.get("n") != total:
+        raise ScenarioError(f"received {got.get('n')} bytes")
+    c.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("mid-connection-start", 9019, 40019, capture_late=True, doc="the capture starts after the handshake")
+def sc_mid(ctx):
+    """Connect and exchange data first; tcpdump starts afterwards, so the capture has no handshake."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"early")
+    assert s.recv(10) == b"early"
+    ctx.sleep(0.1)
+    ctx.start_capture()
+    c.sendall(b"late")
+    assert s.recv(10) == b"late"
+    s.sendall(b"ok")
+    assert c.recv(10) == b"ok"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("lost-final-handshake-ack", 9020, 40020, doc="the handshake's ACK is lost; the client's first data "
+          "completes the handshake")
+def sc_lost_hs_ack(ctx):
+    """The client's ACK of the SYN-ACK is dropped at input: the client is ESTABLISHED, the server stays SYN-RECEIVED
+    until the client's first data segment (which carries the ACK) arrives."""
+    ls = ctx.listen()
+    d = ctx.drop("client", truth.SYN | truth.FIN | truth.RST | truth.ACK | truth.PSH, truth.ACK)
+    c = ctx.client()
+    ctx.connect(c)
+    ctx.sleep(0.1)
+    ctx.ss("final ACK lost")
+    ctx.undrop(d, expect=1)
+    c.sendall(b"data")
+    s = ctx.accept(ls)
+    assert s.recv(10) == b"data"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("keepalive", 9021, 40021, doc="SO_KEEPALIVE with 1 s idle/interval: probes and their ACKs, no "
+          "transition")
+def sc_keepalive(ctx):
+    """The client enables keepalive (idle 1 s, interval 1 s): two probes (seq = snd.nxt - 1) each ACKed."""
+    ls = ctx.listen()
+    c = ctx.client()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, TCP_KEEPIDLE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, TCP_KEEPINTVL, 1)
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    ctx.sleep(2.5)
+    ctx.ss("idle")
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+
+
+@scenario("reuse-after-time-wait", 9022, 40022, doc="a new connection on the same 4-tuple while the client's old "
+          "socket is in TIME-WAIT (tcp_tw_reuse)")
+def sc_reuse(ctx):
+    """Connection 1 closes normally (client TIME-WAIT); connection 2 binds the same client port (SO_REUSEADDR) and
+    connects again: tcp_tw_reuse (2 = loopback) lets connect() take over the TIME-WAIT 4-tuple."""
+    ctx.set_sysctl("net.ipv4.tcp_tw_reuse", 2)
+    ls = ctx.listen()
+    for i in range(2):
+        c = ctx.client()
+        ctx.connect(c)
+        s = ctx.accept(ls)
+        c.sendall(b"n%d" % i)
+        assert s.recv(10) == b"n%d" % i
+        ctx.sleep(0.1)
+        c.close()
+        ctx.recv_eof(s)
+        s.close()
+        ctx.sleep(1.1)   # tcp_tw_reuse needs the timewait socket to be at least 1 s old (timestamps)
+        ctx.ss(f"connection {i} closed")
+
+
+@scenario("syn-to-time-wait-server", 9023, 40023, doc="the server closed first (server TIME-WAIT); the client "
+          "reconnects from the same port")
+def sc_syn_tw_server(ctx):
+    """Connection 1: the server closes first, so the server side ends in TIME-WAIT.  Connection 2 from the same
+    client port: its SYN hits the server's timewait socket, which accepts it as a new connection."""
+    ls = ctx.listen()
+    for i in range(2):
+        c = ctx.client()
+        ctx.connect(c)
+        s = ctx.accept(ls)
+        c.sendall(b"n%d" % i)
+        assert s.recv(10) == b"n%d" % i
+        ctx.sleep(0.1)
+        s.close()
+        ctx.recv_eof(c)
+        ctx.sleep(0.1)
+        c.close()
+        ctx.sleep(0.3)
+        ctx.ss(f"connection {i} closed")
+
+
+@scenario("rst-in-time-wait", 9024, 40024, doc="TIME-WAIT assassination: an old duplicate makes the TIME-WAIT "
+          "side send an ACK that the closed peer answers with RST")
+def sc_rst_tw(ctx):
+    """Server closes first (server TIME-WAIT), client closes; then the client's final ACK is dropped at input
+    ... see below."""
+    raise ScenarioError("not implemented")
+
+
+@scenario("fin-with-data", 9025, 40025, doc="data and FIN in one segment (send then close at once)")
+def sc_fin_data(ctx):
+    """The client sends its last data and closes before it is transmitted (TCP_CORK), so the data and the FIN
+    travel in one segment."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    c.sendall(b"last words")
+    c.close()
+    assert ctx.recv_eof(s) == b"last words"
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Runner
+# --------------------------------------------------------------------------------------------------------------------
+def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
+    spec = SCENARIOS[name]
+    sport, cport = spec["sport"] + port_offset, spec["cport"] + port_offset
+    ports = [sport, cport]
+    busy = kernlib.ss_sockets(set(ports))
+    if busy and all(b[0] == "TIME-WAIT" for b in busy):
+        # Leftovers of a previous run of this scenario (TIME-WAIT lasts 60 s): destroy them (ss -K, SOCK_DESTROY)
+        # before tracing starts, so they cannot interfere.
+        for p in ports:
+            subprocess.run(["ss", "-K", "-tan", "state", "time-wait", f"( sport = :{p} or dport = :{p} )"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        busy = kernlib.ss_sockets(set(ports))
+    if busy:
+        raise ScenarioError(f"ports {ports} busy: {busy} (TIME-WAIT lasts 60 s: wait, or use --port-offset)")
+    workdir = outdir
+    ctx = Ctx(name, spec["family"], sport, cport, workdir, spec["snaplen"], name)
+    tracer = kernlib.Tracer(ports, name)
+    ctx.nft = kernlib.Nft(name)
+    try:
+        ctx.nft.start()
+        tracer.start()
+        offset, unc = kernlib.realtime_minus_monotonic_ns()
+        if not spec["capture_late"] and name != "tcp-fast-open":
+            ctx.start_capture()
+        spec["fn"](ctx)
+        if ctx.capture is None:
+            raise ScenarioError("the scenario never started the capture")
+        ctx.capture.stop()
+        # Ensure the event ring has everything (events are written synchronously; nothing to flush).
+        text = tracer.read()
+        offset2, _ = kernlib.realtime_minus_monotonic_ns()
+        if abs(offset2 - offset) > 50_000:
+            print(f"  warning: realtime-monotonic offset moved by {(offset2 - offset) / 1000:.1f} us",
+                  file=sys.stderr)
+        for d in ctx.drops:
+            if d["t_off"] is None:
+                ctx.undrop(d)
+    finally:
+        ctx.close_all()
+        if ctx.capture is not None:
+            ctx.capture.stop()
+        tracer.stop()
+        ctx.nft.stop()
+    events = kernlib.parse_trace(text, offset)
+    meta = {
+        "scenario": name, "client": list(ctx.client_ep), "server": list(ctx.server_ep), "drops": ctx.drops,
+        "snapshots": ctx.snapshots, "capture_start_ns": ctx.capture.start_ns, "capture_late": spec["capture_late"],
+        "sysctl": dict(ctx.sysctl, **{"net.ipv4.tcp_rfc1337": kernlib.get_sysctl("net.ipv4.tcp_rfc1337")}),
+        "clock_offset_ns": offset, "clock_uncertainty_ns": unc,
+    }
+    raw = {"events": events, "meta": meta, "trace": text}
+    rawpath = os.path.join(outdir, f"{name}.raw.json")
+    if keep_raw:
+        with open(rawpath, "w") as f:
+            json.dump(raw, f, indent=1)
+    pkts = truth.read_pcap(ctx.pcap)
+    try:
+        rows, multi, report = truth.build_truth(pkts, events, meta)
+    except truth.TruthError:
+        if not keep_raw:
+            with open(rawpath, "w") as f:
+                json.dump(raw, f, indent=1)
+            print(f"  raw recording kept in {rawpath}", file=sys.stderr)
+        raise
+    truth.write_tsv(os.path.join(outdir, f"{name}.truth.tsv"), rows, multi)
+    listing = truth.describe(pkts, rows, events, meta)
+    if keep_raw:
+        with open(os.path.join(outdir, f"{name}.txt"), "w") as f:
+            f.write(listing + "\n" + "\n".join(report) + "\n")
+    if verbose:
+        print(listing)
+        print("\n".join("  " + r for r in report))
+    return len(pkts)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", help="output directory (pcap + truth.tsv per scenario)")
+    ap.add_argument("--live", metavar="OUTDIR", help="record everything into OUTDIR on free ports")
+    ap.add_argument("--only", action="append", default=[], help="scenario name (repeatable)")
+    ap.add_argument("--port-offset", type=int, default=0, help="add this to every scenario port")
+    ap.add_argument("--keep-raw", action="store_true", help="also write <name>.raw.json and <name>.txt")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args(argv)
+    if a.list:
+        for n, s in SCENARIOS.items():
+            print(f"{n:28s} {s['doc']}")
+        return 0
+    outdir = a.live or a.out
+    if not outdir:
+        ap.error("--out or --live is required")
+    reason = kernlib.skip_reason()
+    if reason:
+        print(f"SKIPPED: {reason}")
+        return 77
+    kernlib.install_handlers()
+    os.makedirs(outdir, exist_ok=True)
+    names = a.only or [n for n in SCENARIOS if n not in SKIPPED_SCENARIOS]
+    for n in names:
+        if n not in SCENARIOS:
+            ap.error(f"unknown scenario {n}")
+    offset = a.port_offset
+    if a.live and not a.port_offset:
+        offset = pick_port_offset(names)
+    failed = []
+    for n in names:
+        t0 = time.monotonic()
+        try:
+            npk = run_one(n, outdir, offset, a.keep_raw, a.verbose)
+            print(f"{n:28s} {npk:4d} packets  ({time.monotonic() - t0:.1f} s)")
+        except Exception as e:
+            failed.append(n)
+            print(f"{n:28s} FAILED: {e}")
+            if a.verbose:
+                traceback.print_exc()
+        sys.stdout.flush()
+    CLEANUP.run()
+    if failed:
+        print(f"{len(failed)} scenario(s) failed: {' '.join(failed)}")
+        return 1
+    return 0
+
+
+SKIPPED_SCENARIOS = set()
+
+
+def pick_port_offset(names):
+    """An offset such that every port used by `names` (and the TFO cookie port) is free."""
+    used = set()
+    for line in kernlib.ss_sockets(set(range(1, 65536))):
+        used.add(line[1])
+    for off in range(20000, 24000, 100):
+        ports = set()
+        for n in names:
+            s = SCENARIOS[n]
+            ports |= {s["sport"] + off, s["cport"] + off, s["cport"] + off + 1000}
+        if max(ports) < 65536 and not ports & used:
+            return off
+    raise ScenarioError("no free port range found")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,584 @@
+#!/usr/bin/env python3
+"""Truth builder: turn the kernel's TCP state changes into the RFC 9293 state of each side after every packet.
+
+Inputs (produced by scenarios.py):
+  * the pcap written by tcpdump on lo (nanosecond timestamps, CLOCK_REALTIME);
+  * the events of the tracepoint sock:inet_sock_set_state (kernlib.parse_trace: `ts` already moved to
+    CLOCK_REALTIME by adding CLOCK_REALTIME - CLOCK_MONOTONIC; text output has microsecond resolution, truncated);
+  * scenario metadata: client and server endpoints, the input-hook drops (time window + match + count from the
+    nft counter), `ss` snapshots taken at quiet moments, sysctls.
+
+Output: rows (frame, client_state, server_state[, stream]).  "State after packet N" means: after packet N has been
+sent by its sender and processed by its receiver.
+
+The rules, and why (every rule below is applied in build_truth; the comments there point back here):
+
+R1  Sides.  The client is the side whose pure SYN is captured first (active opener; in a simultaneous open the side
+    whose SYN is captured first); the server is the other one.  Kernel events are mapped to a side by (local port,
+    remote port) of the socket; events of the listener (remote port 0) only tell whether a listener exists; events of
+    any other socket (e.g. the cookie-fetching connection of tcp-fast-open) are ignored.
+R2  Initial state.  Client CLOSED.  Server LISTEN if the listener's CLOSE->LISTEN was logged before the connection
+    and not undone, else CLOSED (refused connection: the server stays CLOSED throughout).  Events logged before the
+    capture started (mid-connection-start) are applied to the initial state.
+R3  Send-side changes are logged BEFORE the segment that shows them is captured (tcp_connect sets SYN_SENT before
+    transmitting; tcp_close/tcp_shutdown set FIN_WAIT1/LAST_ACK before tcp_send_fin; an abort sets CLOSE before
+    tcp_send_active_reset).  They belong to the first segment from that side, captured at or after the event, that
+    carries the flag: CLOSE->SYN_SENT -> SYN; ESTABLISHED/SYN_RECV->FIN_WAIT1 and CLOSE_WAIT->LAST_ACK -> FIN;
+    abort ->CLOSE -> RST.  (If the first such segment was dropped at the output hook, it is not on the wire and the
+    change shows from the first captured one: the retransmission.)
+R4  Receive-side changes are logged AFTER the segment that caused them was captured, sometimes after the receiver's
+    answer was captured too (tcp_fin() sends the ACK before tcp_set_state(CLOSING) / tcp_time_wait()).  So they are
+    attributed by cause, not by time order: to the latest segment from the peer, captured no later than the event
+    (+ clock tolerance), not dropped at the input hook, that matches the transition (SYN-ACK for SYN_SENT->
+    ESTABLISHED, pure SYN for SYN_SENT->SYN_RECV, FIN for ->CLOSE_WAIT/->CLOSING, an ACK covering our FIN for
+    FIN_WAIT1->FIN_WAIT2, CLOSING->(TIME-WAIT), LAST_ACK->CLOSE, ACK for SYN_RECV->ESTABLISHED, RST for ->CLOSE by
+    reset).  A change caused by packet N thus belongs to N even if it was logged after packet N+1 was captured.
+R5  Listener children.  Before the handshake completes the server side is a request socket, which the tracepoint
+    does not see; the child logs LISTEN->SYN_RECV->ESTABLISHED only when the final ACK arrives.  SYN-RECEIVED really
+    began when the SYN arrived: the server is SYN-RECEIVED after the pure SYN answered by its first SYN-ACK (the
+    latest non-dropped client SYN captured before that SYN-ACK), whether or not the child is ever logged.  With TCP
+    Fast Open the child is created at that SYN (LISTEN->SYN_RECV logged right after it): same attribution.
+R6  Entering TIME-WAIT is logged as ->CLOSE (the socket is replaced by a timewait socket, which the tracepoint does
+    not see).  ->CLOSE from CLOSING caused by the ACK of our FIN, or from FIN_WAIT2 caused by the peer's FIN, means
+    TIME-WAIT.  A FIN+ACK that also acknowledges our FIN is processed as ACK then FIN: FIN_WAIT1->FIN_WAIT2 and
+    FIN_WAIT2->CLOSE are logged for the same segment, which ends in TIME-WAIT (three-segment teardown).
+R7  Orphaned FIN-WAIT-2.  When the application has closed the socket and it reaches FIN_WAIT2 (close() while in
+    FIN_WAIT2, or the ACK of our FIN arriving at an orphan), Linux hands it to a timewait socket in the FIN_WAIT2
+    sub-state and logs FIN_WAIT2->CLOSE at once, yet `ss` keeps showing FIN-WAIT-2.  So FIN_WAIT2->CLOSE that is
+    not caused by a peer FIN or RST (and not followed by our RST) changes nothing visible: the side stays
+    FIN-WAIT-2, now handled by a timewait socket (R8).
+R8  Timewait sockets change state without events (tcp_timewait_state_process), applied when a segment from the
+    peer reaches them (not dropped at input):
+      FIN-WAIT-2 sub-state: RST -> CLOSED (killed); exactly the FIN -> TIME-WAIT; new data (or FIN with data) ->
+        CLOSED, answered by RST (kill_with_rst); SYN -> CLOSED (kill_with_rst); pure/old ACK -> unchanged.
+      TIME-WAIT: RST -> CLOSED when net.ipv4.tcp_rfc1337 = 0 (TIME-WAIT assassination, RFC 1337 not applied);
+        a SYN of a new connection on the same 4-tuple kills it (the SYN belongs to the next stream); anything else
+        -> unchanged (answered by an ACK).
+    TIME-WAIT lasts 60 s (TCP_TIMEWAIT_LEN); captures are shorter, so it never ends within them.
+R9  A segment dropped by an input-hook rule was captured but never reached the receiver: it causes no change.
+    Drops are known exactly: the scenario records each rule's match and active time window and the nft counter;
+    the first `count` captured segments that match inside the window are the dropped ones.
+R10 Resets.  ->CLOSE caused by a received RST: CLOSED at that RST.  ->CLOSE followed by our own RST: if the peer's
+    data segment arrived just before (data to a socket whose receive side is shut down -> tcp_reset, then RST
+    answer) the change belongs to that data segment; otherwise it is an abort (SO_LINGER {1,0}, close() with unread
+    data) and belongs to our RST (R3).  The side that sends a RST goes straight to CLOSED (no TIME-WAIT).
+R11 Streams.  Several connections on the same ports (reuse after close) are split at a client pure SYN whose
+    sequence number differs from the current stream's; each stream starts from R2.  Only then a 4th column
+    `stream` (0-based, in order of first SYN) is written.
+R12 Fail loudly: an event whose cause cannot be found, an event whose old state contradicts the socket's previous
+    logged state, a drop counter that does not match the captured segments, or an `ss` snapshot that disagrees with
+    the truth at that moment raises TruthError instead of guessing.
+"""
+
+import ipaddress
+import json
+import struct
+import sys
+
+RFC = {
+    "CLOSE": "CLOSED", "LISTEN": "LISTEN", "SYN_SENT": "SYN-SENT", "SYN_RECV": "SYN-RECEIVED",
+    "ESTABLISHED": "ESTABLISHED", "FIN_WAIT1": "FIN-WAIT-1", "FIN_WAIT2": "FIN-WAIT-2", "CLOSE_WAIT": "CLOSE-WAIT",
+    "CLOSING": "CLOSING", "LAST_ACK": "LAST-ACK", "TIME_WAIT": "TIME-WAIT", "NEW_SYN_RECV": "SYN-RECEIVED",
+}
+STATES = ("CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",
+          "CLOSING", "LAST-ACK", "TIME-WAIT")
+
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+FLAG_BITS = {"fin": FIN, "syn": SYN, "rst": RST, "psh": PSH, "ack": ACK, "urg": URG}
+
+# Clock tolerance between an event (microsecond resolution, truncated; offset known to < 1 us) and captures.
+TOL_NS = 3_000
+# How long after the causing segment was captured its receive-side change may be logged.  Loopback delivery is
+# synchronous in softirq context (microseconds); 20 ms is generous and the predicates keep it unambiguous.
+RX_WINDOW_NS = 20_000_000
+# An abort's RST follows its ->CLOSE event within microseconds.
+TX_ABORT_WINDOW_NS = 20_000_000
+
+
+class TruthError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# pcap reader (standard library only)
+# --------------------------------------------------------------------------------------------------------------------
+def read_pcap(path):
+    """Return a list of packet dicts: idx (1-based), ts (ns), src/dst (ip, port), flags, seq, ack, plen, win."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise TruthError(f"{path}: not a pcap file")
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise TruthError(f"{path}: unsupported capture format (pcap only)")
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
+    pos = 24
+    pkts = []
+    idx = 0
+    while pos + 16 <= len(data):
+        sec, frac, incl, orig = struct.unpack(endian + "IIII", data[pos:pos + 16])
+        pos += 16
+        raw = data[pos:pos + incl]
+        pos += incl
+        idx += 1
+        ts = sec * 1_000_000_000 + (frac if nano else frac * 1000)
+        p = parse_frame(raw, linktype)
+        if p is None:
+            p = {"tcp": False}
+        p.update(idx=idx, ts=ts)
+        pkts.append(p)
+    return pkts
+
+
+def parse_frame(raw, linktype):
+    if linktype == 1:  # Ethernet
+        if len(raw) < 14:
+            return None
+        etype = struct.unpack("!H", raw[12:14])[0]
+        off = 14
+        while etype == 0x8100 and len(raw) >= off + 4:
+            etype = struct.unpack("!H", raw[off + 2:off + 4])[0]
+            off += 4
+    elif linktype == 113:  # Linux SLL
+        etype = struct.unpack("!H", raw[14:16])[0]
+        off = 16
+    elif linktype == 276:  # Linux SLL2
+        etype = struct.unpack("!H", raw[0:2])[0]
+        off = 20
+    elif linktype in (101, 12):  # raw IP
+        etype = 0x0800 if raw and raw[0] >> 4 == 4 else 0x86DD
+        off = 0
+    elif linktype == 0:  # BSD loopback
+        fam = struct.unpack("<I", raw[0:4])[0]
+        etype = 0x0800 if fam == 2 else 0x86DD
+        off = 4
+    else:
+        return None
+    ip = raw[off:]
+    if etype == 0x0800 and len(ip) >= 20:
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack("!H", ip[2:4])[0]
+        if ip[9] != 6:
+            return None
+        src, dst = str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))
+        tcp = ip[ihl:]
+        l4len = total - ihl
+    elif etype == 0x86DD and len(ip) >= 40:
+        nh = ip[6]
+        plen = struct.unpack("!H", ip[4:6])[0]
+        src, dst = str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))
+        off6 = 40
+        while nh in (0, 43, 60) and len(ip) >= off6 + 8:  # hop-by-hop, routing, destination options
+            nh, hlen = ip[off6], (ip[off6 + 1] + 1) * 8
+            off6 += hlen
+            plen -= hlen
+        if nh != 6:
+            return None
+        tcp = ip[off6:]
+        l4len = plen
+    else:
+        return None
+    if len(tcp) < 20:
+        return None
+    sport, dport, seq, ack, offflags, win = struct.unpack("!HHIIHH", tcp[:16])
+    thl = (offflags >> 12) * 4
+    return {"tcp": True, "src": (src, sport), "dst": (dst, dport), "flags": offflags & 0x3F, "seq": seq,
+            "ack": ack, "plen": max(0, l4len - thl), "win": win}
+
+
+def flag_str(flags):
+    return ",".join(n.upper() for n, b in FLAG_BITS.items() if flags & b) or "none"
+
+
+def seq_after(a, b):
+    """a > b in sequence space."""
+    return 0 < ((a - b) & 0xFFFFFFFF) < 0x80000000
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Truth
+# --------------------------------------------------------------------------------------------------------------------
+def norm_ip(ip):
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return ip
+
+
+def build_truth(pkts, events, meta):
+    """Return (rows, streams_used, report_lines).  See the module docstring for the rules R1..R12."""
+    report = []
+    if not pkts:
+        raise TruthError("empty capture")
+    for p in pkts:
+        if not p["tcp"]:
+            raise TruthError(f"frame {p['idx']}: not a TCP segment of the scenario")
+        p["src"] = (norm_ip(p["src"][0]), p["src"][1])
+        p["dst"] = (norm_ip(p["dst"][0]), p["dst"][1])
+
+    # R1: sides.
+    cli = (norm_ip(meta["client"][0]), meta["client"][1])
+    srv = (norm_ip(meta["server"][0]), meta["server"][1])
+    first_syn = next((p for p in pkts if p["flags"] & (SYN | ACK) == SYN), None)
+    if first_syn is not None and first_syn["src"] != cli:
+        raise TruthError(f"first SYN (frame {first_syn['idx']}) comes from {first_syn['src']}, "
+                         f"scenario says the client is {cli}")
+    for p in pkts:
+        if {p["src"], p["dst"]} != {cli, srv}:
+            raise TruthError(f"frame {p['idx']}: {p['src']} -> {p['dst']} is not the scenario's connection")
+        p["sender"] = "client" if p["src"] == cli else "server"
+        p["receiver"] = "server" if p["sender"] == "client" else "client"
+
+    # R9: mark the segments dropped at the input hook.
+    for d in meta.get("drops", []):
+        if d["chain"] != "input":
+            continue  # output-hook drops are not in the capture
+        mask, value = d["mask"], d["value"]
+        hits = [p for p in pkts if p["sender"] == d["from"] and d["t_on"] <= p["ts"] <= d["t_off"]
+                and (p["flags"] & mask) == value]
+        if len(hits) < d["count"]:
+            raise TruthError(f"drop rule {d['desc']}: nft counted {d['count']} drops, only {len(hits)} "
+                             f"matching segments captured in its window")
+        for p in hits[:d["count"]]:
+            p["dropped"] = True
+        if len(hits) > d["count"]:
+            raise TruthError(f"drop rule {d['desc']}: nft counted {d['count']} drops but {len(hits)} matching "
+                             f"segments were captured in its window: cannot tell which were dropped")
+    for p in pkts:
+        p.setdefault("dropped", False)
+
+    # R11: streams.
+    stream, isn = 0, None
+    for p in pkts:
+        if p["sender"] == "client" and p["flags"] & (SYN | ACK) == SYN:
+            if isn is not None and p["seq"] != isn:
+                stream += 1
+            isn = p["seq"]
+        p["stream"] = stream
+    nstreams = stream + 1
+
+    # Map events to sides (R1).
+    side_events = []
+    listener_events = []
+    for e in events:
+        lp, rp = e["sport"], e["dport"]
+        if lp == cli[1] and rp == srv[1]:
+            side = "client"
+        elif lp == srv[1] and rp == cli[1]:
+            side = "server"
+        elif lp == srv[1] and rp == 0:
+            listener_events.append(e)
+            continue
+        else:
+            continue
+        e = dict(e, side=side)
+        side_events.append(e)
+
+    by_side = {"client": [p for p in pkts if p["sender"] == "client"],
+               "server": [p for p in pkts if p["sender"] == "server"]}
+    capture_start = meta.get("capture_start_ns", pkts[0]["ts"])
+
+    def listener_at(ts):
+        state = False
+        for e in listener_events:
+            if e["ts"] > ts:
+                break
+            if e["new"] == "LISTEN":
+                state = True
+            elif e["old"] == "LISTEN":
+                state = False
+        return state
+
+    def first_tx(side, ev, mask, value, window=None):
+        for p in by_side[side]:
+            if p["ts"] >= ev["ts"] - TOL_NS and (p["flags"] & mask) == value:
+                if window is not None and p["ts"] > ev["ts"] + window:
+                    return None
+                return p
+        return None
+
+    def latest_rx(side, ev, pred, window=RX_WINDOW_NS):
+        peer = "server" if side == "client" else "client"
+        best = None
+        for p in by_side[peer]:
+            if p["ts"] > ev["ts"] + TOL_NS:
+                break
+            if p["ts"] < ev["ts"] - window or p["dropped"]:
+                continue
+            if pred(p):
+                best = p
+        return best
+
+    # Our FIN's sequence number per side and stream, to check "an ACK covering our FIN".
+    fin_seq = {}
+    for p in pkts:
+        if p["flags"] & FIN:
+            fin_seq.setdefault((p["stream"], p["sender"]), (p["seq"] + p["plen"]) & 0xFFFFFFFF)
+
+    def acks_our_fin(side, p):
+        f = fin_seq.get((p["stream"], side))
+        return bool(p["flags"] & ACK) and (f is None or seq_after(p["ack"], f))
+
+    # R5: designated SYN per stream (the SYN answered by the server's first SYN-ACK).
+    designated_syn = {}
+    for s in range(nstreams):
+        sa = next((p for p in pkts if p["stream"] == s and p["sender"] == "server"
+                   and p["flags"] & (SYN | ACK) == SYN | ACK), None)
+        if sa is None:
+            continue
+        syn = None
+        for p in pkts:
+            if p is sa:
+                break
+            if p["stream"] == s and p["sender"] == "client" and p["flags"] & (SYN | ACK) == SYN and not p["dropped"]:
+                syn = p
+        if syn is None and s == 0 and meta.get("capture_late"):
+            continue
+        if syn is None:
+            raise TruthError(f"SYN-ACK frame {sa['idx']} answers no captured, received SYN")
+        designated_syn[s] = syn["idx"]
+
+    # Attribute every event: list of (slot, order, stream, side, action)
+    #   slot 0 = before the first packet, slot N = after packet N, None = after the capture.
+    # action: a RFC state name, or "tw-fin-wait-2" (R7).
+    attributions = []
+    kstate = {}  # side -> last logged kernel state (R12 consistency)
+    for order, e in enumerate(side_events):
+        side, old, new = e["side"], e["old"], e["new"]
+        peer = "server" if side == "client" else "client"
+        prev = kstate.get(side)
+        if prev is not None and prev != old and old not in ("LISTEN", "CLOSE"):
+            raise TruthError(f"{side} event {old}->{new} at {e['ts']}: previous logged state was {prev}")
+        kstate[side] = new
+        desc = f"{side} {old}->{new}"
+        if e["ts"] < capture_start:
+            # R2: before the capture started.
+            attributions.append((0, order, 0, side, RFC[new], desc))
+            continue
+        pkt, action = None, RFC[new]
+        if old == "CLOSE" and new == "SYN_SENT":                                   # R3
+            pkt = first_tx(side, e, SYN | ACK | RST, SYN)
+        elif new in ("FIN_WAIT1", "LAST_ACK"):                                     # R3
+            pkt = first_tx(side, e, FIN, FIN)
+        elif old == "CLOSE" and new == "LISTEN":
+            continue
+        elif old == "LISTEN" and new == "SYN_RECV":                                # R5
+            s = None
+            for st, idx in designated_syn.items():
+                if pkts[idx - 1]["ts"] <= e["ts"] + TOL_NS:
+                    s = st
+            if s is None:
+                raise TruthError(f"{desc}: no SYN answered by a SYN-ACK before it")
+            pkt = pkts[designated_syn[s] - 1]
+        elif old == "SYN_SENT" and new == "ESTABLISHED":                           # R4
+            pkt = latest_rx(side, e, lambda p: p["flags"] & (SYN | ACK | RST) == SYN | ACK)
+        elif old == "SYN_SENT" and new == "SYN_RECV":                              # R4 (simultaneous open)
+            pkt = latest_rx(side, e, lambda p: p["flags"] & (SYN | ACK | RST) == SYN)
+        elif old == "SYN_RECV" and new == "ESTABLISHED":                           # R4
+            pkt = latest_rx(side, e, lambda p: p["flags"] & (ACK | RST) == ACK)
+        elif new == "CLOSE_WAIT":                                                  # R4
+            pkt = latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN)
+        elif old == "FIN_WAIT1" and new == "FIN_WAIT2":                            # R4
+            pkt = latest_rx(side, e, lambda p: not p["flags"] & RST and acks_our_fin(side, p))
+        elif old == "FIN_WAIT1" and new == "CLOSING":                              # R4
+            pkt = latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN)
+        elif new == "CLOSE":
+            rst = latest_rx(side, e, lambda p: p["flags"] & RST)
+            if rst is not None:                                                    # R10 received RST
+                pkt, action = rst, "CLOSED"
+            elif old == "CLOSING":                                                 # R6
+                pkt, action = latest_rx(side, e, lambda p: acks_our_fin(side, p)), "TIME-WAIT"
+            elif old == "LAST_ACK":                                                # R4
+                pkt, action = latest_rx(side, e, lambda p: acks_our_fin(side, p)), "CLOSED"
+            else:
+                fin = latest_rx(side, e, lambda p: p["flags"] & FIN) if old == "FIN_WAIT2" else None
+                our_rst = first_tx(side, e, RST, RST, window=TX_ABORT_WINDOW_NS)
+                data = latest_rx(side, e, lambda p: p["plen"] > 0, window=TX_ABORT_WINDOW_NS)
+                if fin is not None and not (our_rst is not None and fin["plen"] > 0):
+                    pkt, action = fin, "TIME-WAIT"                                 # R6
+                elif our_rst is not None and data is not None and data["ts"] <= our_rst["ts"]:
+                    pkt, action = data, "CLOSED"                                   # R10 data -> reset
+                elif our_rst is not None:
+                    pkt, action = our_rst, "CLOSED"                                # R10 abort
+                elif old == "FIN_WAIT2":
+                    # R7: hand-off to a FIN_WAIT2 timewait socket, nothing visible changes.  Attribute it to the
+                    # ACK that caused it if any (orphan receiving the ACK of its FIN), else to the time line.
+                    ack = latest_rx(side, e, lambda p: acks_our_fin(side, p), window=TX_ABORT_WINDOW_NS)
+                    pkt, action = ack, "tw-fin-wait-2"
+                    if pkt is None:
+                        later = [p for p in pkts if p["ts"] > e["ts"]]
+                        slot = later[0]["idx"] - 1 if later else None
+                        st = later[0]["stream"] if later else pkts[-1]["stream"]
+                        attributions.append((slot, order, st, side, action, desc))
+                        continue
+                else:
+                    raise TruthError(f"{desc} at {e['ts']}: no received RST/FIN/ACK and no RST sent explains it")
+        else:
+            raise TruthError(f"{desc}: transition not covered by the rules")
+        if pkt is None:
+            raise TruthError(f"{desc} at {e['ts']}: no captured segment explains it")
+        attributions.append((pkt["idx"], order, pkt["stream"], side, action, desc))
+
+    # Replay.
+    init_server = "LISTEN" if listener_at(pkts[0]["ts"]) or listener_at(capture_start) else "CLOSED"
+    states = [{"client": "CLOSED", "server": init_server} for _ in range(nstreams)]
+    tw = [{"client": None, "server": None} for _ in range(nstreams)]
+    for s in range(1, nstreams):
+        first = next(p for p in pkts if p["stream"] == s)
+        states[s]["server"] = "LISTEN" if listener_at(first["ts"]) else "CLOSED"
+    by_slot = {}
+    for a in sorted(attributions, key=lambda a: (a[0] if a[0] is not None else 1 << 60, a[1])):
+        by_slot.setdefault(a[0], []).append(a)
+
+    def apply(a):
+        _slot, _o, s, side, action, desc = a
+        if action == "tw-fin-wait-2":
+            if states[s][side] != "FIN-WAIT-2":
+                raise TruthError(f"{desc}: hand-off to a FIN_WAIT2 timewait socket while {states[s][side]}")
+            tw[s][side] = "FIN-WAIT-2"
+            return
+        if action == "SYN-RECEIVED" and states[s][side] == "SYN-RECEIVED":
+            return  # R5: already SYN-RECEIVED since the SYN
+        states[s][side] = action
+        if action == "TIME-WAIT":
+            tw[s][side] = "TIME-WAIT"
+
+    for a in by_slot.get(0, []):
+        apply(a)
+    rfc1337 = str(meta.get("sysctl", {}).get("net.ipv4.tcp_rfc1337", "0")) != "0"
+    rows = []
+    for p in pkts:
+        s, rcv = p["stream"], p["receiver"]
+        # R8: timewait sockets.
+        if not p["dropped"] and tw[s][rcv] is not None:
+            f = p["flags"]
+            if tw[s][rcv] == "FIN-WAIT-2":
+                if f & RST or f & SYN or p["plen"] > 0:
+                    states[s][rcv], tw[s][rcv] = "CLOSED", None
+                elif f & FIN:
+                    states[s][rcv], tw[s][rcv] = "TIME-WAIT", "TIME-WAIT"
+            elif tw[s][rcv] == "TIME-WAIT":
+                if f & RST and not rfc1337:
+                    states[s][rcv], tw[s][rcv] = "CLOSED", None
+        # R5
+        if designated_syn.get(s) == p["idx"] and states[s]["server"] in ("LISTEN", "CLOSED"):
+            states[s]["server"] = "SYN-RECEIVED"
+        for a in by_slot.get(p["idx"], []):
+            apply(a)
+        rows.append((p["idx"], states[s]["client"], states[s]["server"], s))
+        p["truth"] = (states[s]["client"], states[s]["server"])
+
+    # R12: ss snapshots.
+    for snap in meta.get("snapshots", []):
+        check_snapshot(snap, pkts, cli, srv, nstreams, report)
+    return rows, nstreams > 1, report
+
+
+def check_snapshot(snap, pkts, cli, srv, nstreams, report):
+    before = [p for p in pkts if p["ts"] <= snap["ts"]]
+    if not before:
+        return
+    last = before[-1]
+    if last["stream"] != nstreams - 1 and any(p["ts"] > snap["ts"] and p["stream"] == nstreams - 1 for p in pkts):
+        pass
+    want = {"client": last["truth"][0], "server": last["truth"][1]}
+    socks = snap["sockets"]
+    got = {"client": [], "server": [], "listener": False}
+    for state, lp, pp, _l, _p in socks:
+        if lp == cli[1] and pp == srv[1]:
+            got["client"].append(state)
+        elif lp == srv[1] and pp == cli[1]:
+            got["server"].append(state)
+        elif lp == srv[1] and state == "LISTEN":
+            got["listener"] = True
+    for side in ("client", "server"):
+        seen = got[side]
+        w = want[side]
+        if w in ("CLOSED", "LISTEN"):
+            ok = not seen or seen == ["CLOSED"]
+            if w == "LISTEN" and not got["listener"]:
+                ok = False
+        else:
+            ok = w in seen
+        line = f"ss@{snap['label']}: {side} truth {w}, ss {seen or ['-']}"
+        report.append(line + ("" if ok else "  MISMATCH"))
+        if not ok:
+            raise TruthError(f"ss snapshot '{snap['label']}' after frame {last['idx']}: {side} is {seen or 'absent'}"
+                             f" in ss but the truth says {w}")
+
+
+def write_tsv(path, rows, with_stream):
+    with open(path, "w") as f:
+        f.write("frame\tclient_state\tserver_state" + ("\tstream" if with_stream else "") + "\n")
+        for idx, c, s, st in rows:
+            f.write(f"{idx}\t{c}\t{s}" + (f"\t{st}" if with_stream else "") + "\n")
+
+
+def read_tsv(path):
+    """{frame: (client, server)} from a truth file."""
+    rows = {}
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        if header[:3] != ["frame", "client_state", "server_state"]:
+            raise ValueError(f"{path}: bad header {header}")
+        for line in f:
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split("\t")
+            rows[int(parts[0])] = (parts[1], parts[2])
+    return rows
+
+
+def describe(pkts, rows, events=None, meta=None):
+    """Human-readable listing (frame, time, direction, flags, seq/ack/len, truth) for review by eye."""
+    out = []
+    cport = meta["client"][1] if meta else None
+    sport = meta["server"][1] if meta else None
+    t0 = pkts[0]["ts"]
+    items = [(p["ts"], 0, p) for p in pkts] + [(e["ts"], 1, e) for e in (events or [])]
+    items.sort(key=lambda x: (x[0], x[1]))
+    truth = {r[0]: r for r in rows}
+    for ts, kind, x in items:
+        t = (ts - t0) / 1e6
+        if kind == 0:
+            p = x
+            arrow = "C->S" if p["sender"] == "client" else "S->C"
+            r = truth[p["idx"]]
+            out.append(f"{p['idx']:4d} {t:11.3f}ms {arrow} {flag_str(p['flags']):13s} seq={p['seq']} ack={p['ack']} "
+                       f"len={p['plen']}{' DROPPED@input' if p['dropped'] else ''}  => client {r[1]}, server {r[2]}"
+                       + (f" [stream {r[3]}]" if r[3] else ""))
+        else:
+            e = x
+            side = {(cport, sport): "client", (sport, cport): "server", (sport, 0): "listener"}.get(
+                (e["sport"], e["dport"]), f"other {e['sport']}->{e['dport']}")
+            out.append(f"     {t:11.3f}ms   event {side} {e['old']} -> {e['new']}")
+    return "\n".join(out)
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(description="Rebuild a truth file from a raw recording (pcap + raw.json)")
+    ap.add_argument("pcap")
+    ap.add_argument("raw", help="<scenario>.raw.json written by scenarios.py --keep-raw")
+    ap.add_argument("-o", "--out")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args(argv)
+    with open(a.raw) as f:
+        raw = json.load(f)
+    pkts = read_pcap(a.pcap)
+    rows, multi, report = build_truth(pkts, raw["events"], raw["meta"])
+    if a.verbose:
+        print(describe(pkts, rows, raw["events"], raw["meta"]))
+        print("\n".join(report))
+    if a.out:
+        write_tsv(a.out, rows, multi)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
