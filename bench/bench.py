@@ -77,7 +77,7 @@ def build(args):
     if args.no_build:
         return
     if os.path.exists(os.path.join(ROOT, "CMakeLists.txt")):
-        run(["cmake", "-S", ROOT, "-B", args.build_dir, "-DCMAKE_BUILD_TYPE=Release"],
+        run(["cmake", "-S", ROOT, "-B", args.build_dir, f"-DCMAKE_BUILD_TYPE={args.build_type}"],
             stdout=subprocess.DEVNULL)
         run(["cmake", "--build", args.build_dir, "-j", str(os.cpu_count() or 2)], stdout=subprocess.DEVNULL)
     else:
@@ -157,7 +157,32 @@ def capture(args, gen, n):
     return pcap, read_meta(meta)
 
 
+def plugin_sizes(build_dir):
+    """sizeof() of the plugin's per-frame and per-connection structures, if its header exposes them."""
+    hdr = os.path.join(ROOT, "plugin", "tcpstate_plugin.h")
+    if not os.path.exists(hdr):
+        return None
+    try:
+        cflags = subprocess.run(["pkg-config", "--cflags", "wireshark"], capture_output=True, text=True,
+                                check=True).stdout.split()
+        exe = os.path.join(build_dir, "tcpstate_sizes")
+        subprocess.run(["cc", "-DHAVE_SSIZE_T"] + cflags + ["-I" + os.path.join(ROOT, "include"),
+                        "-I" + os.path.join(ROOT, "plugin"), "-o", exe, os.path.join(HERE, "sizes.c")],
+                       capture_output=True, text=True, check=True)
+        return subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        return f"(could not build bench/sizes.c against {hdr}: {getattr(e, 'stderr', e)})"
+
+
 # ---------------------------------------------------------------- machine
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
 
 def machine_info(build_dir):
     info = {}
@@ -188,11 +213,14 @@ def machine_info(build_dir):
         pass
     cache = os.path.join(build_dir, "CMakeCache.txt")
     if os.path.exists(cache):
+        vals = {}
         with open(cache) as f:
             for line in f:
-                if line.startswith("CMAKE_C_FLAGS_RELEASE:") or line.startswith("CMAKE_BUILD_TYPE:"):
-                    k, _, v = line.strip().partition("=")
-                    info[k.split(":")[0]] = v
+                k, _, v = line.strip().partition("=")
+                vals[k.split(":")[0]] = v
+        bt = vals.get("CMAKE_BUILD_TYPE", "")
+        info["CMAKE_BUILD_TYPE"] = bt
+        info["C flags"] = (vals.get("CMAKE_C_FLAGS", "") + " " + vals.get("CMAKE_C_FLAGS_" + bt.upper(), "")).strip()
     return info
 
 
@@ -263,7 +291,7 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
     """results: (mode, size, 'A'|'B') -> list of (wall, rss)."""
     L = []
     L.append("## Machine\n")
-    for k in ["cpu", "cores", "ram", "kernel", "tshark", "cc", "CMAKE_BUILD_TYPE", "CMAKE_C_FLAGS_RELEASE"]:
+    for k in ["cpu", "cores", "ram", "kernel", "tshark", "cc", "CMAKE_BUILD_TYPE", "C flags", "load"]:
         if k in info:
             L.append(f"- {k}: {info[k]}")
     L.append("")
@@ -276,8 +304,8 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
                  f"{m['retransmissions']} | {m['out_of_order']} | {m['ending.never-closes']} | "
                  f"{m['ending.cut-by-capture-end']} |")
     L.append("")
-    L.append(f"## tshark, enabled (A) vs disabled (B), interleaved A B A B, {reps} repetitions; "
-             "median [min-max]\n")
+    L.append(f"## tshark, enabled (A) vs disabled (B), interleaved A B A B, {reps} repetitions "
+             f"({args.full_reps or reps} at 1e7); median [min-max]\n")
     L.append("| mode | packets | time A s | time B s | time A/B | peak RSS A MiB | peak RSS B MiB | RSS A/B |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     med = {}
@@ -298,14 +326,15 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
                      f"{mmb / 1024:.1f} [{min(mb) / 1024:.1f}-{max(mb) / 1024:.1f}] | {fmt_ratio(mma, mmb)} |")
     L.append("")
     if len(sizes) > 1:
-        L.append("## Growth per decade (median of size 10n / median of size n; linear growth is 10)\n")
-        L.append("| mode | step | time A | time B | RSS A | RSS B |")
-        L.append("|---|---|---:|---:|---:|---:|")
+        L.append("## Growth between sizes (median at the larger size / median at the smaller; "
+                 "linear growth equals the size factor, 10 per decade)\n")
+        L.append("| mode | step | size factor | time A | time B | RSS A | RSS B |")
+        L.append("|---|---|---:|---:|---:|---:|---:|")
         for mode in modes:
             for n0, n1 in zip(sizes, sizes[1:]):
                 if (mode, n0) in med and (mode, n1) in med:
                     a0, a1 = med[(mode, n0)], med[(mode, n1)]
-                    L.append(f"| {mode} | {n0} -> {n1} | {a1[0] / a0[0]:.2f} | {a1[1] / a0[1]:.2f} | "
+                    L.append(f"| {mode} | {n0} -> {n1} | {n1 / n0:g} | {a1[0] / a0[0]:.2f} | {a1[1] / a0[1]:.2f} | "
                              f"{a1[2] / a0[2]:.2f} | {a1[3] / a0[3]:.2f} |")
         L.append("")
     L.append("## Memory attributable to the plugin (median peak RSS A - B)\n")
@@ -360,10 +389,16 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="1e4 packets, 1 repetition, check outputs, no timing claims")
     ap.add_argument("--reps", type=int, default=5, help="repetitions per mode and size (default 5)")
     ap.add_argument("--modes", default=",".join(MODE_ORDER), help="comma-separated subset of " + ",".join(MODE_ORDER))
+    ap.add_argument("--full-reps", type=int, help="repetitions for sizes >= 1e7 (default: --reps)")
+    ap.add_argument("--full-modes", default="fields,filter,twopass,plain",
+                    help="modes run at sizes >= 1e7 (default fields,filter,twopass,plain)")
     ap.add_argument("--concurrency", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
     ap.add_argument("--plugin-dir", help="WIRESHARK_PLUGIN_DIR (default: <build-dir>/plugins, else build/plugins)")
+    ap.add_argument("--build-type", default="RelWithDebInfo",
+                    help="CMAKE_BUILD_TYPE of the benchmark build (default RelWithDebInfo, the project's "
+                         "default: -O2 -g)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-micro", action="store_true", help="skip the state machine microbenchmark")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
@@ -427,13 +462,19 @@ def main():
         raw_path = os.path.join(args.out, "runs.csv")
         outputs = {}
         stderr_seen = []
+        loads = []
         with open(raw_path, "w", newline="") as rawf:
             raw = csv.writer(rawf)
-            raw.writerow(["mode", "packets", "variant", "rep", "wall_s", "peak_rss_kib", "wall_precise_s"])
+            raw.writerow(["mode", "packets", "variant", "rep", "wall_s", "peak_rss_kib", "wall_precise_s", "loadavg1"])
+            full_modes = [m.strip() for m in args.full_modes.split(",") if m.strip()]
             for n in sizes:
+                big = n >= 10000000 and not args.smoke
                 for mode in modes:
+                    if big and mode not in full_modes:
+                        continue
                     a_args, b_args, b_unloaded = MODES[mode]
-                    for rep in range(reps):
+                    nreps = (args.full_reps or reps) if big else reps
+                    for rep in range(nreps):
                         for var, targs, loaded in [("A", a_args, True), ("B", b_args, not b_unloaded)]:
                             out = None
                             if args.smoke:
@@ -443,10 +484,13 @@ def main():
                             if err.strip():
                                 stderr_seen.append((mode, n, var, err.strip()[:500]))
                             results.setdefault((mode, n, var), []).append((wall, rss))
-                            raw.writerow([mode, n, var, rep, f"{wall:.2f}", rss, f"{precise:.4f}"])
+                            load = loadavg()
+                            loads.append(load)
+                            raw.writerow([mode, n, var, rep, f"{wall:.2f}", rss, f"{precise:.4f}", f"{load:.2f}"])
                             rawf.flush()
-                            log(f"  {mode:8s} n={n:<9d} {var} rep {rep + 1}/{reps}: {wall:.2f} s, {rss / 1024:.1f} MiB")
+                            log(f"  {mode:8s} n={n:<9d} {var} rep {rep + 1}/{nreps}: {wall:.2f} s, {rss / 1024:.1f} MiB")
 
+        sizes_text = plugin_sizes(args.build_dir)
         micro = None
         mb = find_binary(args.build_dir, "tcpstate_micro")
         if mb and not args.no_micro:
@@ -454,7 +498,13 @@ def main():
             micro = subprocess.run([mb, "-n", mn, "-r", "1" if args.smoke else "5"], capture_output=True,
                                    text=True, check=True).stdout
 
+        if loads:
+            info["load"] = (f"1-minute load average after each run: median {statistics.median(loads):.2f}, "
+                            f"max {max(loads):.2f} (the benchmark itself keeps about 1 core busy)")
         text = report(results, sizes, modes, metas, info, reps, args, micro)
+        if sizes_text:
+            text += "\n## Plugin structures (bench/sizes.c against plugin/tcpstate_plugin.h)\n\n```\n" + \
+                sizes_text.rstrip() + "\n```\n"
         stamp = time.strftime("%Y%m%d-%H%M%S")
         rep_path = os.path.join(args.out, f"report-{'smoke-' if args.smoke else ''}{stamp}.md")
         with open(rep_path, "w") as f:
