@@ -1,0 +1,879 @@
+/*
+ * The TCP state machine of tcpstate: two RFC 9293 endpoint machines per
+ * connection, driven by captured segments.
+ *
+ * Each segment is first a SEND event for its sender (send_effects), then a
+ * RECEIVE event for the other endpoint (receive_effects, one case per state as
+ * in RFC 9293 section 3.10.7). Before that, the segment is read as evidence
+ * about earlier receives that the receiver's own behaviour has not confirmed
+ * yet (check_evidence): a capture sees a segment leave, not arrive.
+ */
+#include "tcpstate/tcpstate.h"
+
+#include <string.h>
+
+/* ---- sequence space, RFC 9293 section 3.4: compare modulo 2^32 ---------- */
+
+static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+static bool has(const ts_segment *seg, unsigned flag) { return (seg->flags & flag) != 0; }
+
+/* Sequence space a segment occupies: SYN and FIN count one each (3.4). */
+static uint32_t seg_space(const ts_segment *seg)
+{
+    return seg->payload_len + (has(seg, TS_TH_SYN) ? 1u : 0u) + (has(seg, TS_TH_FIN) ? 1u : 0u);
+}
+
+/* Sequence number of a segment's FIN: after the SYN and the payload. */
+static uint32_t fin_position(const ts_segment *seg)
+{
+    return seg->seq + seg->payload_len + (has(seg, TS_TH_SYN) ? 1u : 0u);
+}
+
+static ts_role role_of(const ts_conn *conn, int endpoint)
+{
+    return (endpoint == 1) == (conn->client_is_b != 0) ? TS_CLIENT : TS_SERVER;
+}
+
+static bool is_closed_state(uint8_t state)
+{
+    return state == TS_CLOSED || state == TS_TIME_WAIT || state == TS_LISTEN;
+}
+
+/* What a pending receive carried. */
+enum { PENDING_CONTROL = 1, /* a SYN or a FIN: the receiver must ack ctl_end */
+       PENDING_ACK = 2 };   /* a bare ACK of the receiver's SYN or FIN (acked_ctl) */
+
+/* What an endpoint still owes an acknowledgment for. */
+enum { ACK_DUE_NONE = 0, ACK_DUE_SYN = 1, ACK_DUE_FIN = 2 };
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+void ts_conn_init(ts_conn *conn, const ts_config *config)
+{
+    memset(conn, 0, sizeof *conn);
+    conn->config = *config;
+    conn->ep[0].state = TS_CLOSED;
+    conn->ep[1].state = TS_CLOSED;
+}
+
+void ts_conn_inherit(ts_conn *conn, int endpoint, ts_state state, int64_t time_wait_end_ns)
+{
+    if (endpoint < 0 || endpoint > 1 || (unsigned)state >= TS_STATE_COUNT)
+        return;
+    conn->ep[endpoint].state = (uint8_t)state;
+    conn->ep[endpoint].time_wait_end_ns = time_wait_end_ns;
+}
+
+/* Which port is the server's when the capture missed the SYN: a well-known
+ * port (< 1024) beats a registered one, and anything beats an ephemeral one
+ * (>= 32768, the Linux and IANA ranges start there or above); else the lower. */
+static bool src_port_looks_like_server(uint16_t src, uint16_t dst)
+{
+    if ((src < 1024) != (dst < 1024))
+        return src < 1024;
+    if ((src >= 32768) != (dst >= 32768))
+        return src < 32768;
+    return src < dst;
+}
+
+static void reset_incarnation(ts_conn *conn)
+{
+    memset(conn->pending, 0, sizeof conn->pending);
+    conn->simultaneous_open = 0;
+    conn->first_fin_by = 0;
+    conn->syn_by = 0;
+    conn->synack_count = 0;
+    conn->mid_stream = 0;
+    for (int e = 0; e < 2; e++) {
+        /* A side still in TIME-WAIT keeps what it knows of the old sequence
+         * space: a new SYN must come above it (RFC 1122 4.2.2.13). */
+        ts_endpoint old = conn->ep[e];
+        memset(&conn->ep[e], 0, sizeof conn->ep[e]);
+        conn->ep[e].state = old.state;
+        conn->ep[e].time_wait_end_ns = old.time_wait_end_ns;
+        if (old.state == TS_TIME_WAIT) {
+            conn->ep[e].rcv_known = old.rcv_known;
+            conn->ep[e].rcv_nxt = old.rcv_nxt;
+        }
+    }
+}
+
+/*
+ * The first segment of a connection (or of a new one on the same ports) fixes
+ * the roles and the states before it.
+ *   SYN          : its sender is the client (CLOSED, or TIME-WAIT if an earlier
+ *                  connection left it there); the server is LISTEN (or TIME-WAIT).
+ *   SYN-ACK      : the capture missed the SYN; the sender is the server, already
+ *                  SYN-RECEIVED, the client SYN-SENT.
+ *   anything else: the capture began mid-connection; roles come from the ports
+ *                  and both ends are taken as ESTABLISHED.
+ */
+static void start_incarnation(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out)
+{
+    int r = 1 - s;
+    bool reopening = conn->started;
+
+    reset_incarnation(conn);
+    conn->started = 1;
+    conn->incarnation++;
+    if (reopening)
+        out->notes |= TS_NOTE_NEW_CONNECTION;
+
+    if (has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK)) {
+        conn->client_is_b = (uint8_t)(s == 1);
+        if (conn->ep[s].state != TS_TIME_WAIT)
+            conn->ep[s].state = TS_CLOSED;
+        if (conn->ep[r].state != TS_TIME_WAIT)
+            conn->ep[r].state = TS_LISTEN;
+        return;
+    }
+    if (has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK)) {
+        conn->client_is_b = (uint8_t)(r == 1);
+        conn->ep[s].state = TS_SYN_RECEIVED;
+        conn->ep[s].passive = 1;
+        conn->ep[s].rcv_known = 1;
+        conn->ep[s].rcv_nxt = seg->ack;
+        conn->ep[r].state = TS_SYN_SENT;
+        conn->ep[r].isn_known = 1;
+        conn->ep[r].isn = seg->ack - 1u;
+        conn->ep[r].snd_nxt = seg->ack;
+        conn->syn_by = (uint8_t)(1u << r);
+        out->notes |= TS_NOTE_STATES_ASSUMED;
+        return;
+    }
+    conn->mid_stream = 1;
+    conn->client_is_b = (uint8_t)src_port_looks_like_server(seg->src_port, seg->dst_port);
+    if (s == 1)
+        conn->client_is_b = (uint8_t)!conn->client_is_b;
+    conn->ep[s].state = TS_ESTABLISHED;
+    conn->ep[r].state = TS_ESTABLISHED;
+    conn->ep[s].snd_nxt = seg->seq;
+    conn->ep[r].rcv_known = 1;
+    conn->ep[r].rcv_nxt = seg->seq;
+    if (has(seg, TS_TH_ACK)) {
+        conn->ep[s].rcv_known = 1;
+        conn->ep[s].rcv_nxt = seg->ack;
+        conn->ep[r].snd_nxt = seg->ack;
+    }
+}
+
+/* A SYN from a side whose connection is over starts a new connection on the
+ * same ports (RFC 9293 3.6: a closed or TIME-WAIT socket may be reused). A SYN
+ * with the ISN already used is a retransmission, not a new connection. */
+static bool starts_new_incarnation(const ts_conn *conn, int s, const ts_segment *seg)
+{
+    const ts_endpoint *ep = &conn->ep[s];
+    if (!conn->started)
+        return true;
+    if (!has(seg, TS_TH_SYN) || has(seg, TS_TH_ACK) || has(seg, TS_TH_RST))
+        return false;
+    if (ep->state != TS_CLOSED && ep->state != TS_TIME_WAIT)
+        return false;
+    return !(ep->isn_known && seg->seq == ep->isn);
+}
+
+/* TIME-WAIT ends 2*MSL after it began (RFC 9293 3.10.7.4, TIME-WAIT: "restart
+ * the 2 MSL timeout"); Linux uses a fixed 60 s. A side whose wait ran out
+ * before this segment is CLOSED when the segment comes. */
+static void expire_time_wait(ts_conn *conn, int64_t now, ts_annotation *out)
+{
+    for (int e = 0; e < 2; e++) {
+        ts_endpoint *ep = &conn->ep[e];
+        if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0 && now >= ep->time_wait_end_ns) {
+            ep->state = TS_CLOSED;
+            out->notes |= TS_NOTE_TIME_WAIT_ENDED;
+        }
+    }
+}
+
+static void enter_time_wait(ts_conn *conn, ts_endpoint *ep, int64_t now, ts_annotation *out)
+{
+    ep->state = TS_TIME_WAIT;
+    ep->time_wait_end_ns = now + conn->config.time_wait_ns;
+    out->time_wait_end_ns = ep->time_wait_end_ns;
+}
+
+/* ---- evidence: did an earlier receive really happen? ----------------------- */
+
+/* Take back a receive: the receiver gets back everything it learnt from the
+ * segment; what it has sent since stays. */
+static void restore_receive_side(ts_endpoint *ep, const ts_endpoint *before)
+{
+    ts_endpoint now = *ep;
+    *ep = *before;
+    ep->isn_known = now.isn_known;
+    ep->isn = now.isn;
+    ep->snd_nxt = now.snd_nxt;
+    ep->fin_sent = now.fin_sent;
+    ep->fin_seq = now.fin_seq;
+    ep->highest_ack = now.highest_ack;
+    ep->window = now.window;
+}
+
+static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_t state,
+                   uint8_t delivery, uint32_t since_id)
+{
+    out->notes |= TS_NOTE_CORRECTS;
+    if (corr == NULL)
+        return;
+    corr->valid = true;
+    corr->role = (uint8_t)role;
+    corr->state = state;
+    corr->delivery = delivery;
+    corr->since_id = since_id;
+}
+
+/* Does seg send again the SYN or FIN that an earlier segment of the same
+ * sender carried at `ctl_end - 1`? */
+static bool resends_control(const ts_segment *seg, uint32_t ctl_end, bool was_syn)
+{
+    if (was_syn)
+        return has(seg, TS_TH_SYN) && seg->seq + 1u == ctl_end;
+    return has(seg, TS_TH_FIN) && fin_position(seg) + 1u == ctl_end;
+}
+
+static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation *out);
+
+/*
+ * A capture shows a segment leave its sender, not reach its receiver. The
+ * core first assumes it arrived, keeps what the receiver was before
+ * (ts_pending), and lets later segments say otherwise:
+ *   1. the sender sends the same SYN or FIN again before any acknowledgment
+ *      of it: the first one was lost (RFC 9293 3.8.1, retransmission);
+ *   2. the receiver sends a segment whose ack does not cover it (or a SYN
+ *      crossing a SYN): it had not arrived yet when that segment left; it
+ *      arrives after (the segments crossed, e.g. simultaneous close 3.6);
+ *   3. the receiver answers a SYN with a RST: no listener (3.10.7.1, CLOSED);
+ *   4. a bare ACK of the receiver's SYN or FIN, followed by the receiver
+ *      sending that SYN or FIN again: the ACK was lost (the seed's lost last
+ *      ACK: LAST-ACK resends its FIN, TIME-WAIT answers it, RFC 9293 3.6).
+ * Each correction names the side, the state it really had, and the first
+ * segment whose annotation was wrong; the caller patches what it stored.
+ */
+static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                           ts_correction *corr)
+{
+    int r = 1 - s;
+    ts_pending *own = &conn->pending[s];
+    ts_pending *peer = &conn->pending[r];
+
+    /* 1: our own SYN or FIN again, still unacknowledged: it never arrived. */
+    if (own->active && own->kind == PENDING_CONTROL &&
+        resends_control(seg, own->ctl_end, has(&own->seg, TS_TH_SYN))) {
+        uint8_t really = conn->ep[r].state; /* a deferred one was never applied */
+        if (!own->deferred) {
+            restore_receive_side(&conn->ep[r], &own->rx_before);
+            really = own->state_before;
+        }
+        report(corr, out, role_of(conn, r), really, TS_LOST, own->id);
+        own->active = 0;
+    }
+
+    if (!peer->active)
+        return;
+    if (peer->kind == PENDING_CONTROL) {
+        bool peer_syn = has(&peer->seg, TS_TH_SYN);
+        if (peer->deferred)
+            return; /* already known to arrive after this side's next segment */
+        /* 3: a RST answering the SYN, from a side that never sent a SYN-ACK. */
+        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
+            conn->ep[s].passive && !conn->ep[s].isn_known) {
+            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            conn->ep[s].state = TS_CLOSED;
+            conn->ep[s].passive = 0;
+            report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id);
+            peer->active = 0;
+            return;
+        }
+        if (has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end)) {
+            peer->active = 0; /* acknowledged: it arrived */
+            return;
+        }
+        /* 2: this side had not seen it when it sent this segment. */
+        if ((has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST)) ||
+            (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK))) {
+            uint8_t really = peer->state_before;
+            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            if (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK) && really == TS_LISTEN) {
+                /* A side that sends its own SYN was no listener: simultaneous open. */
+                really = TS_CLOSED;
+                conn->ep[s].state = TS_CLOSED;
+                conn->ep[s].passive = 0;
+            }
+            report(corr, out, role_of(conn, s), really, TS_DELIVERED_LATE, peer->id);
+            peer->deferred = 1;
+        }
+        return;
+    }
+    /* PENDING_ACK. 4: the receiver sends again what the ACK acknowledged. */
+    if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
+        (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))) {
+        restore_receive_side(&conn->ep[s], &peer->rx_before);
+        report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id);
+    }
+    peer->active = 0; /* anything else from the receiver confirms it */
+}
+
+/* ---- the send event ------------------------------------------------------ */
+
+/* What a segment does to its sender. A sender's state moves only by what it
+ * sends: a SYN opens (CLOSED -> SYN-SENT), a FIN closes (ESTABLISHED ->
+ * FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK), a RST aborts (-> CLOSED), RFC 9293 3.10.4. */
+static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out)
+{
+    ts_endpoint *ep = &conn->ep[s];
+    ts_endpoint *peer = &conn->ep[1 - s];
+    uint32_t end = seg->seq + seg_space(seg);
+
+    ep->window = seg->window;
+
+    if (has(seg, TS_TH_RST)) {
+        /* A RST that answers an unacceptable SYN-ACK in SYN-SENT (<SEQ=SEG.ACK>,
+         * 3.10.7.3, figure 8) leaves the sender waiting; any other RST aborts:
+         * the sender is CLOSED, with no TIME-WAIT (3.10.5). A closed port's RST
+         * changes nothing. */
+        if (ep->state == TS_SYN_SENT && !has(seg, TS_TH_ACK) && ep->rcv_known == 0 &&
+            conn->bad_synack_ack_valid && seg->seq == conn->bad_synack_ack)
+            return;
+        if (ep->state != TS_LISTEN)
+            ep->state = TS_CLOSED;
+        return;
+    }
+
+    if (has(seg, TS_TH_ACK)) {
+        /* Our ack covers bytes the capture never showed from the peer: we got them. */
+        if (peer->snd_nxt == 0 && !peer->isn_known && !(conn->seen_from & (1u << (1 - s))))
+            peer->snd_nxt = seg->ack;
+        if (ep->rcv_known && seq_gt(seg->ack, ep->rcv_nxt))
+            ep->rcv_nxt = seg->ack;
+        if (!ep->rcv_known) {
+            ep->rcv_known = 1;
+            ep->rcv_nxt = seg->ack;
+        }
+        if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
+            ep->highest_ack = seg->ack;
+    }
+
+    if (has(seg, TS_TH_SYN)) {
+        if (seg->payload_len > 0)
+            out->notes |= TS_NOTE_DATA_ON_SYN;
+        if (ep->isn_known && seg->seq == ep->isn)
+            out->notes |= TS_NOTE_RETRANSMISSION;
+        if (!has(seg, TS_TH_ACK)) {
+            /* Active open: CLOSED (or a reused TIME-WAIT) -> SYN-SENT. */
+            if (ep->state == TS_CLOSED || ep->state == TS_TIME_WAIT || ep->state == TS_LISTEN)
+                ep->state = TS_SYN_SENT;
+        } else if (ep->state == TS_LISTEN || ep->state == TS_SYN_SENT) {
+            /* A SYN-ACK proves its sender got a SYN the capture did not show. */
+            ep->passive = ep->state == TS_LISTEN;
+            ep->state = TS_SYN_RECEIVED;
+            out->notes |= TS_NOTE_STATES_ASSUMED;
+        }
+        ep->isn_known = 1;
+        ep->isn = seg->seq;
+        conn->syn_by |= (uint8_t)(1u << s);
+    } else if (ep->state == TS_SYN_SENT && has(seg, TS_TH_ACK) &&
+               !(conn->seen_from & (1u << (1 - s)))) {
+        /* An ACK from SYN-SENT acknowledges a SYN-ACK that is not in the capture
+         * (one direction only): the sender is ESTABLISHED, the peer SYN-RECEIVED. */
+        ep->state = TS_ESTABLISHED;
+        ep->ack_due = ACK_DUE_SYN;
+        peer->isn_known = 1;
+        peer->isn = seg->ack - 1u;
+        if (peer->state == TS_LISTEN) {
+            peer->state = TS_SYN_RECEIVED;
+            peer->passive = 1;
+        }
+        out->notes |= TS_NOTE_STATES_ASSUMED;
+    } else if (ep->state == TS_SYN_RECEIVED && !(conn->seen_from & (1u << (1 - s))) &&
+               seg->payload_len > 0) {
+        /* Data from SYN-RECEIVED while the peer is never seen: its ACK is missing. */
+        ep->state = TS_ESTABLISHED;
+        if (peer->state == TS_SYN_SENT)
+            peer->state = TS_ESTABLISHED;
+        out->notes |= TS_NOTE_STATES_ASSUMED;
+    }
+
+    /* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
+     * after CLOSE). Retransmitted data before the FIN is not. */
+    if (ep->fin_sent && seg->payload_len > 0 &&
+        seq_gt(seg->seq + seg->payload_len, ep->fin_seq) && !has(seg, TS_TH_FIN))
+        out->notes |= TS_NOTE_DATA_AFTER_FIN;
+
+    if (has(seg, TS_TH_FIN)) {
+        uint32_t fin_seq = fin_position(seg);
+        if (ep->fin_sent && fin_seq == ep->fin_seq) {
+            out->notes |= TS_NOTE_RETRANSMISSION;
+        } else {
+            if (ep->fin_sent && seq_gt(fin_seq, ep->fin_seq))
+                out->notes |= TS_NOTE_DATA_AFTER_FIN;
+            ep->fin_sent = 1;
+            ep->fin_seq = fin_seq;
+            /* CLOSE from ESTABLISHED or SYN-RECEIVED -> FIN-WAIT-1; from
+             * CLOSE-WAIT -> LAST-ACK (RFC 9293 3.10.4). */
+            switch (ep->state) {
+            case TS_SYN_RECEIVED:
+            case TS_ESTABLISHED:
+                ep->state = TS_FIN_WAIT_1;
+                break;
+            case TS_CLOSE_WAIT:
+                ep->state = TS_LAST_ACK;
+                break;
+            default:
+                out->notes |= TS_NOTE_UNEXPECTED;
+                break;
+            }
+            if (conn->first_fin_by == 0)
+                conn->first_fin_by = (uint8_t)(1 + s);
+        }
+    } else if (!has(seg, TS_TH_SYN) && seg->payload_len <= 1 && ep->snd_nxt != 0 &&
+               seg->seq + 1u == ep->snd_nxt) {
+        /* One below what was already sent, zero or one byte: a keep-alive or a
+         * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves. */
+        out->notes |= TS_NOTE_KEEPALIVE;
+    }
+
+    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
+        ep->snd_nxt = end;
+}
+
+/* ---- the receive event: one case per state (RFC 9293 3.10.7) -------------- */
+
+static bool ack_acceptable(const ts_endpoint *ep, uint32_t ack)
+{
+    /* SND.UNA < SEG.ACK =< SND.NXT, with SND.UNA = ISN before anything is acked. */
+    if (!ep->isn_known)
+        return true;
+    return seq_gt(ack, ep->isn) && seq_le(ack, ep->snd_nxt);
+}
+
+static bool acks_our_fin(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return ep->fin_sent && has(seg, TS_TH_ACK) && seq_ge(seg->ack, ep->fin_seq + 1u);
+}
+
+/* A FIN reaches us in order: RFC 9293 3.10.7.4, eighth step. */
+static void take_fin(ts_conn *conn, ts_endpoint *ep, uint32_t fin_seq, int64_t now,
+                     ts_annotation *out)
+{
+    if (ep->peer_fin_seen) {
+        /* The same FIN again: our ACK was lost. TIME-WAIT restarts its 2MSL. */
+        ep->ack_due = ACK_DUE_FIN;
+        if (ep->state == TS_TIME_WAIT) {
+            enter_time_wait(conn, ep, now, out);
+            out->notes |= TS_NOTE_TIME_WAIT_RESTART;
+        }
+        return;
+    }
+    ep->peer_fin_seen = 1;
+    ep->ack_due = ACK_DUE_FIN;
+    ep->rcv_known = 1;
+    ep->rcv_nxt = fin_seq + 1u;
+    switch (ep->state) {
+    case TS_SYN_RECEIVED:
+    case TS_ESTABLISHED:
+        ep->state = TS_CLOSE_WAIT;
+        break;
+    case TS_FIN_WAIT_1:
+        /* Our FIN not acknowledged yet (else we would be FIN-WAIT-2 by now). */
+        ep->state = TS_CLOSING;
+        break;
+    case TS_FIN_WAIT_2:
+        enter_time_wait(conn, ep, now, out);
+        break;
+    default:
+        break; /* CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: remain */
+    }
+}
+
+/* RST in a synchronized state (RFC 9293 3.10.7.4 first step, with the RFC 5961
+ * mitigation it recommends and Linux applies): it resets only if its sequence
+ * number is exactly RCV.NXT; in the window but not exact, it earns a challenge
+ * ACK; outside, it is dropped. Linux also accepts RCV.NXT-1 once the peer's FIN
+ * is in (tcp_reset_check), since the FIN took that number. */
+static bool rst_resets(const ts_endpoint *ep, const ts_segment *seg, ts_annotation *out)
+{
+    if (!ep->rcv_known || seg->seq == ep->rcv_nxt)
+        return true;
+    if (seg->seq + 1u == ep->rcv_nxt &&
+        (ep->state == TS_CLOSE_WAIT || ep->state == TS_LAST_ACK || ep->state == TS_CLOSING))
+        return true;
+    uint32_t window = ep->window ? ep->window : 1u;
+    if (seq_ge(seg->seq, ep->rcv_nxt) && seq_lt(seg->seq, ep->rcv_nxt + window))
+        out->notes |= TS_NOTE_RST_CHALLENGE;
+    else
+        out->notes |= TS_NOTE_RST_IGNORED;
+    return false;
+}
+
+static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation *out)
+{
+    ts_endpoint *ep = &conn->ep[r];
+    int64_t now = seg->time_ns;
+
+    switch (ep->state) {
+    case TS_CLOSED:
+        /* 3.10.7.1: no connection; anything but a RST is answered with a RST. */
+        return;
+
+    case TS_LISTEN:
+        /* 3.10.7.2: RST ignored, ACK answered by RST, SYN opens SYN-RECEIVED. */
+        if (has(seg, TS_TH_RST) || has(seg, TS_TH_ACK) || !has(seg, TS_TH_SYN))
+            return;
+        ep->state = TS_SYN_RECEIVED;
+        ep->passive = 1;
+        ep->rcv_known = 1;
+        ep->rcv_nxt = seg->seq + 1u;
+        ep->ack_due = ACK_DUE_SYN;
+        return;
+
+    case TS_TIME_WAIT:
+        /* A new SYN above what the old connection used may reopen it (RFC 1122
+         * 4.2.2.13, RFC 6191; Linux TCP_TW_SYN). */
+        if (has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST) &&
+            (!ep->rcv_known || seq_gt(seg->seq, ep->rcv_nxt))) {
+            ep->state = TS_SYN_RECEIVED;
+            ep->passive = 1;
+            ep->peer_fin_seen = 0;
+            ep->fin_sent = 0;
+            ep->isn_known = 0;
+            ep->rcv_known = 1;
+            ep->rcv_nxt = seg->seq + 1u;
+            ep->ack_due = ACK_DUE_SYN;
+            out->notes |= TS_NOTE_REOPEN_TIME_WAIT;
+            return;
+        }
+        break;
+
+    case TS_SYN_SENT:
+        /* 3.10.7.3. First the ACK: it must acknowledge our SYN. */
+        if (has(seg, TS_TH_ACK) && !ack_acceptable(ep, seg->ack)) {
+            if (has(seg, TS_TH_RST)) {
+                out->notes |= TS_NOTE_RST_IGNORED;
+            } else if (has(seg, TS_TH_SYN)) {
+                /* Old duplicate SYN answered (figure 8): we will reset it. */
+                out->notes |= TS_NOTE_SYNACK_BAD_ACK;
+                conn->bad_synack_ack = seg->ack;
+                conn->bad_synack_ack_valid = 1;
+            }
+            return;
+        }
+        if (has(seg, TS_TH_RST)) {
+            /* Acceptable only with an ACK of our SYN: "connection refused". */
+            if (has(seg, TS_TH_ACK)) {
+                ep->state = TS_CLOSED;
+                out->notes |= TS_NOTE_REFUSED;
+            } else {
+                out->notes |= TS_NOTE_RST_IGNORED;
+            }
+            return;
+        }
+        if (!has(seg, TS_TH_SYN))
+            return;
+        ep->rcv_known = 1;
+        ep->rcv_nxt = seg->seq + 1u;
+        ep->ack_due = ACK_DUE_SYN;
+        if (has(seg, TS_TH_ACK)) {
+            ep->state = TS_ESTABLISHED;
+        } else {
+            /* Both sent a SYN: simultaneous open (figure 7). */
+            ep->state = TS_SYN_RECEIVED;
+            ep->passive = 0;
+            conn->simultaneous_open = 1;
+            out->notes |= TS_NOTE_SIMULTANEOUS_OPEN;
+        }
+        return;
+
+    default:
+        break;
+    }
+
+    /* SYN-RECEIVED and the synchronized states: 3.10.7.4. */
+    if (has(seg, TS_TH_RST)) {
+        if (!rst_resets(ep, seg, out))
+            return;
+        /* A passive open goes back to LISTEN; anything else is reset. */
+        ep->state = (ep->state == TS_SYN_RECEIVED && ep->passive) ? TS_LISTEN : TS_CLOSED;
+        return;
+    }
+    if (has(seg, TS_TH_SYN)) {
+        bool same_syn = ep->rcv_known && seg->seq + 1u == ep->rcv_nxt;
+        if (!same_syn && !(ep->state == TS_SYN_RECEIVED && !ep->passive)) {
+            out->notes |= TS_NOTE_UNEXPECTED; /* challenge ACK (RFC 5961 4) */
+            return;
+        }
+        /* The peer's SYN again: we owe it an ACK (or our SYN-ACK again). */
+        if (ep->ack_due == ACK_DUE_NONE)
+            ep->ack_due = ACK_DUE_SYN;
+    }
+    if (!has(seg, TS_TH_ACK))
+        return; /* fifth step: without ACK, drop */
+
+    /* Fifth step, the ACK. */
+    switch (ep->state) {
+    case TS_SYN_RECEIVED:
+        if (!ack_acceptable(ep, seg->ack)) {
+            out->notes |= TS_NOTE_UNEXPECTED; /* would be answered by RST */
+            return;
+        }
+        ep->state = TS_ESTABLISHED;
+        break;
+    case TS_FIN_WAIT_1:
+        if (acks_our_fin(ep, seg))
+            ep->state = TS_FIN_WAIT_2;
+        break;
+    case TS_CLOSING:
+        if (acks_our_fin(ep, seg))
+            enter_time_wait(conn, ep, now, out);
+        break;
+    case TS_LAST_ACK:
+        if (acks_our_fin(ep, seg)) {
+            ep->state = TS_CLOSED;
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+
+    /* Seventh step, the text: RCV.NXT moves over in-order data. */
+    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) &&
+        seq_gt(seg->seq + seg->payload_len, ep->rcv_nxt))
+        ep->rcv_nxt = seg->seq + seg->payload_len;
+
+    /* Eighth step, the FIN: only once everything before it has arrived. */
+    if (has(seg, TS_TH_FIN)) {
+        uint32_t fin_seq = fin_position(seg);
+        if (!ep->rcv_known || seq_ge(ep->rcv_nxt, fin_seq))
+            take_fin(conn, ep, fin_seq, now, out);
+    }
+}
+
+/* ---- phase and steps ------------------------------------------------------ */
+
+static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_first_syn,
+                     uint8_t acked_fin_of, bool both_closed_before, ts_annotation *out)
+{
+    int r = 1 - s;
+
+    if (both_closed_before && !has(seg, TS_TH_SYN)) {
+        out->phase = TS_PHASE_CLOSED;
+        out->notes |= TS_NOTE_AFTER_CLOSE;
+        return;
+    }
+    if (has(seg, TS_TH_RST)) {
+        out->phase = TS_PHASE_RESET;
+        return;
+    }
+    if (has(seg, TS_TH_SYN)) {
+        out->phase = TS_PHASE_HANDSHAKE;
+        if (!has(seg, TS_TH_ACK)) {
+            bool peer_sent_syn = (conn->syn_by & (1u << r)) != 0;
+            out->handshake_step = peer_sent_syn ? 2 : 1;
+        } else if (conn->simultaneous_open) {
+            out->handshake_step = (uint8_t)(conn->synack_count <= 1 ? 3 : 4);
+        } else {
+            out->handshake_step = 2;
+        }
+        return;
+    }
+    if (has(seg, TS_TH_FIN)) {
+        out->phase = TS_PHASE_TEARDOWN;
+        out->teardown_step = conn->first_fin_by == 1 + s ? 1 : 3;
+        if (out->teardown_step == 3 && acked_fin_of == 1 + r)
+            out->notes |= TS_NOTE_MERGED_FIN_ACK;
+        return;
+    }
+    if (acked_fin_of != 0) {
+        out->phase = TS_PHASE_TEARDOWN;
+        out->teardown_step = conn->first_fin_by == acked_fin_of ? 2 : 4;
+        return;
+    }
+    if (acked_first_syn && !conn->simultaneous_open) {
+        out->phase = TS_PHASE_HANDSHAKE;
+        out->handshake_step = 3;
+        return;
+    }
+    out->phase = TS_PHASE_DATA;
+}
+
+/* ---- one step -------------------------------------------------------------- */
+
+static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
+{
+    for (int e = 0; e < 2; e++)
+        out->prev[role_of(conn, e)] = conn->ep[e].state;
+}
+
+void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
+{
+    int s = seg->from_b ? 1 : 0;
+    int r = 1 - s;
+
+    memset(out, 0, sizeof *out);
+    if (corr != NULL)
+        memset(corr, 0, sizeof *corr);
+
+    expire_time_wait(conn, seg->time_ns, out);
+    if (starts_new_incarnation(conn, s, seg))
+        start_incarnation(conn, s, seg, out);
+    conn->segments++;
+
+    check_evidence(conn, s, seg, out, corr);
+
+    snapshot_prev(conn, out);
+    bool both_closed_before = conn->segments > 1 && is_closed_state(conn->ep[s].state) &&
+                              is_closed_state(conn->ep[r].state) &&
+                              !(conn->ep[s].state == TS_LISTEN);
+    uint8_t reopen_from = conn->ep[r].state;
+    uint8_t s_was = conn->ep[s].state;
+
+    /* What this segment acknowledges for the first time (for the steps). */
+    ts_endpoint *sender = &conn->ep[s];
+    uint8_t ack_due = sender->ack_due;
+    bool acked_first_syn = false;
+    uint8_t acked_fin_of = 0;
+    if (has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST) && ack_due != ACK_DUE_NONE &&
+        sender->rcv_known && seq_ge(seg->ack, sender->rcv_nxt)) {
+        if (ack_due == ACK_DUE_SYN)
+            acked_first_syn = true;
+        else
+            acked_fin_of = (uint8_t)(1 + r);
+        sender->ack_due = ACK_DUE_NONE;
+    }
+
+    send_effects(conn, s, seg, out);
+    if (has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST))
+        conn->synack_count++;
+    if (s_was == TS_TIME_WAIT && conn->ep[s].state == TS_SYN_SENT)
+        out->notes |= TS_NOTE_REOPEN_TIME_WAIT;
+
+    /* A receive the peer was shown to have missed arrives after its next segment. */
+    ts_pending *late = &conn->pending[r];
+    if (late->active && late->deferred) {
+        ts_endpoint before = conn->ep[s];
+        receive_effects(conn, s, &late->seg, out);
+        late->deferred = 0;
+        late->rx_before = before;
+        late->state_before = before.state;
+        if (late->state_before != conn->ep[s].state && has(&late->seg, TS_TH_FIN) &&
+            conn->ep[s].state == TS_CLOSING)
+            out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
+    }
+
+    /* The receive, unless hindsight says it did not happen here. */
+    ts_endpoint rx_before = conn->ep[r];
+    switch (seg->delivery) {
+    case TS_LOST:
+        out->notes |= TS_NOTE_NOT_RECEIVED;
+        break;
+    case TS_NO_LISTENER:
+        /* No socket on that port: the receiver was CLOSED all along. */
+        if (conn->ep[r].state == TS_LISTEN) {
+            conn->ep[r].state = TS_CLOSED;
+            out->prev[role_of(conn, r)] = TS_CLOSED;
+        }
+        break;
+    case TS_DELIVERED_LATE:
+        out->notes |= TS_NOTE_DELIVERED_LATE;
+        break;
+    default:
+        receive_effects(conn, r, seg, out);
+        break;
+    }
+    if (rx_before.state == TS_FIN_WAIT_1 && has(seg, TS_TH_FIN) && conn->ep[r].state == TS_CLOSING)
+        out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
+    if (reopen_from == TS_TIME_WAIT && conn->ep[r].state == TS_SYN_RECEIVED)
+        out->notes |= TS_NOTE_REOPEN_TIME_WAIT;
+
+    /* Keep what the receive changed, so later evidence can take it back. */
+    ts_pending *p = &conn->pending[s];
+    bool carries_control = has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN);
+    bool peer_ever_seen = (conn->seen_from & (1u << r)) != 0 || has(seg, TS_TH_SYN);
+    if (has(seg, TS_TH_RST) || !peer_ever_seen) {
+        p->active = 0; /* nothing later could take it back */
+    } else if (seg->delivery == TS_DELIVERED_LATE && carries_control) {
+        memset(p, 0, sizeof *p);
+        p->active = 1;
+        p->deferred = 1;
+        p->kind = PENDING_CONTROL;
+        p->id = seg->id;
+        p->seg = *seg;
+        p->seg.delivery = TS_DELIVERED;
+        p->ctl_end = has(seg, TS_TH_FIN) ? fin_position(seg) + 1u : seg->seq + 1u;
+    } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
+        memset(p, 0, sizeof *p);
+        p->active = 1;
+        p->id = seg->id;
+        p->seg = *seg;
+        p->rx_before = rx_before;
+        p->state_before = rx_before.state;
+        if (carries_control) {
+            p->kind = PENDING_CONTROL;
+            p->ctl_end = has(seg, TS_TH_FIN) ? fin_position(seg) + 1u : seg->seq + 1u;
+        } else {
+            p->kind = PENDING_ACK;
+            /* The receiver's control this ACK acknowledged: its FIN if it had
+             * one, else its SYN. */
+            p->acked_ctl = rx_before.fin_sent ? rx_before.fin_seq + 1u : rx_before.isn + 1u;
+        }
+    }
+    conn->seen_from |= (uint8_t)(1u << s);
+
+    /* Handshake check: the SYN-ACK and the third segment must acknowledge the
+     * peer's ISN + 1 (RFC 9293 3.5). */
+    if (has(seg, TS_TH_ACK) && (has(seg, TS_TH_SYN) || acked_first_syn) &&
+        conn->ep[r].isn_known) {
+        /* ISN + 1, or more when the SYN carried data that was accepted (TFO). */
+        out->expected_ack = conn->ep[r].isn + 1u;
+        if (ack_acceptable(&conn->ep[r], seg->ack))
+            out->notes |= TS_NOTE_HANDSHAKE_ACK_OK;
+    }
+    if (conn->mid_stream)
+        out->notes |= TS_NOTE_ROLES_GUESSED | TS_NOTE_STATES_ASSUMED;
+    if (!(conn->seen_from & (1u << r)) && conn->segments > 1 && !has(seg, TS_TH_SYN))
+        out->notes |= TS_NOTE_STATES_ASSUMED; /* one direction only so far */
+
+    out->sender = (uint8_t)role_of(conn, s);
+    for (int e = 0; e < 2; e++)
+        out->next[role_of(conn, e)] = conn->ep[e].state;
+    classify(conn, s, seg, acked_first_syn, acked_fin_of, both_closed_before, out);
+}
+
+/* ---- queries ----------------------------------------------------------------- */
+
+uint32_t ts_conn_correctable_since(const ts_conn *conn)
+{
+    uint32_t since = UINT32_MAX;
+    for (int e = 0; e < 2; e++)
+        if (conn->pending[e].active && conn->pending[e].id < since)
+            since = conn->pending[e].id;
+    return since;
+}
+
+ts_state ts_conn_endpoint_state(const ts_conn *conn, int endpoint, int64_t time_ns,
+                                int64_t *time_wait_end_ns)
+{
+    const ts_endpoint *ep = &conn->ep[endpoint ? 1 : 0];
+    if (time_wait_end_ns != NULL)
+        *time_wait_end_ns = ep->time_wait_end_ns;
+    if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0 && time_ns >= ep->time_wait_end_ns)
+        return TS_CLOSED;
+    return (ts_state)ep->state;
+}
+
+ts_role ts_conn_role_of(const ts_conn *conn, int endpoint)
+{
+    return role_of(conn, endpoint);
+}
+
+bool ts_conn_finished(const ts_conn *conn)
+{
+    return conn->started && is_closed_state(conn->ep[0].state) &&
+           is_closed_state(conn->ep[1].state) && conn->ep[0].state != TS_LISTEN &&
+           conn->ep[1].state != TS_LISTEN;
+}

@@ -1,0 +1,110 @@
+/*
+ * tcpstate: per-segment TCP connection phase and both ends' RFC 9293 states.
+ *
+ * A post-dissector in the pattern of Wireshark's transum plugin: on the first
+ * pass it reads the TCP fields it asked for, runs the core state machine and
+ * stores a record per frame; every later dissection (GUI click, refilter,
+ * tshark -2, -V) draws from the stored record only.
+ */
+#define WS_BUILD_DLL
+#include "tcpstate_plugin.h"
+
+#include <wireshark.h>
+
+#include <epan/packet.h>
+#include <epan/prefs.h>
+#include <epan/proto.h>
+
+#ifndef VERSION
+#define VERSION "0.1.0"
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+WS_DLL_PUBLIC void plugin_register(void);
+
+static int proto_tcpstate = -1;
+static dissector_handle_t tcpstate_handle;
+
+gint ts_pref_spelling = TS_SPELL_RFC9293;
+gint ts_pref_time_wait_s = 60;
+ts_pref_bool ts_pref_hindsight = TRUE;
+
+static const enum_val_t spelling_values[] = {
+    {"rfc9293", "RFC 9293 (SYN-RECEIVED, TIME-WAIT)", TS_SPELL_RFC9293},
+    {"ss", "Linux ss (SYN-RECV, ESTAB, UNCONN)", TS_SPELL_LINUX_SS},
+    {"linux-netstat", "Linux netstat (SYN_RECV, FIN_WAIT1)", TS_SPELL_LINUX_NETSTAT},
+    {"bsd-netstat", "macOS/BSD netstat (SYN_RCVD, FIN_WAIT_1)", TS_SPELL_BSD_NETSTAT},
+    {"windows-netstat", "Windows netstat (LISTENING, SYN_RECEIVED)", TS_SPELL_WINDOWS_NETSTAT},
+    {NULL, NULL, 0},
+};
+
+static const enum_val_t time_wait_values[] = {
+    {"linux", "Linux: 60 s", 60},
+    {"rfc", "RFC 9293: 2*MSL = 240 s", 240},
+    {NULL, NULL, 0},
+};
+
+static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    const ts_frame_record *rec;
+    if (!PINFO_FD_VISITED(pinfo)) {
+        ts_extracted x;
+        if (!ts_extract(pinfo, tree, &x))
+            return 0;
+        if (x.quoted_only)
+            ts_store_mark(pinfo->num, TS_REC_QUOTED);
+        else if (x.incomplete)
+            ts_store_mark(pinfo->num, TS_REC_INCOMPLETE);
+        else
+            ts_store_segment(pinfo->num, &x);
+    }
+    rec = ts_store_record(pinfo->num);
+    if (rec == NULL)
+        return 0;
+    if (tree != NULL)
+        ts_render(tvb, pinfo, tree, pinfo->num, rec);
+    return tvb_captured_length(tvb);
+}
+
+static void proto_register_tcpstate(void)
+{
+    proto_tcpstate = proto_register_protocol("TCP Connection State", "TCPSTATE", "tcpstate");
+    ts_render_register(proto_tcpstate);
+
+    module_t *prefs = prefs_register_protocol(proto_tcpstate, NULL);
+    prefs_register_enum_preference(prefs, "spelling", "Spell states as",
+                                   "How states are written in the tree and summary. Filters always use the "
+                                   "RFC 9293 names (tcpstate.client.state == \"TIME-WAIT\").",
+                                   &ts_pref_spelling, spelling_values, FALSE);
+    prefs_register_enum_preference(prefs, "time_wait", "TIME-WAIT length",
+                                   "How long a side stays in TIME-WAIT: when it leaves, and whether a later SYN "
+                                   "still finds it there.",
+                                   &ts_pref_time_wait_s, time_wait_values, FALSE);
+    prefs_register_bool_preference(prefs, "hindsight", "Use hindsight on later passes",
+                                   "When a later segment shows that an earlier one never arrived (or arrived "
+                                   "late), show the corrected states in two-pass dissection (GUI, tshark -2). "
+                                   "Off: every pass shows what was known when each segment was captured.",
+                                   &ts_pref_hindsight);
+
+    register_init_routine(ts_store_init);
+    register_cleanup_routine(ts_store_cleanup);
+    tcpstate_handle = create_dissector_handle(dissect_tcpstate, proto_tcpstate);
+}
+
+static void proto_reg_handoff_tcpstate(void)
+{
+    GArray *wanted = g_array_new(FALSE, FALSE, sizeof(int));
+    ts_extract_register_fields(wanted);
+    register_postdissector(tcpstate_handle);
+    set_postdissector_wanted_hfids(tcpstate_handle, wanted);
+}
+
+void plugin_register(void)
+{
+    static proto_plugin plugin;
+    plugin.register_protoinfo = proto_register_tcpstate;
+    plugin.register_handoff = proto_reg_handoff_tcpstate;
+    proto_register_plugin(&plugin);
+}

@@ -1,0 +1,454 @@
+/*
+ * Draws the tcpstate subtree and expert infos of one frame from its stored
+ * record. Used on every pass alike: on the first pass the record is what was
+ * known at that moment; later it holds the hindsight view (see store.c).
+ */
+#include "tcpstate_plugin.h"
+
+#include <epan/expert.h>
+#include <epan/proto.h>
+
+static int proto_tcpstate = -1;
+static int hf_summary = -1;
+static int hf_sender = -1;
+static int hf_state[2] = {-1, -1};
+static int hf_prev_state[2] = {-1, -1};
+static int hf_endpoint[2] = {-1, -1};
+static int hf_time_in_prev[2] = {-1, -1};
+static int hf_phase = -1;
+static int hf_handshake_step = -1;
+static int hf_teardown_step = -1;
+static int hf_transition = -1;
+static int hf_explanation = -1;
+static int hf_assumed = -1;
+static int hf_expected_ack = -1;
+static int hf_ack_ok = -1;
+static int hf_corrects = -1;
+static int hf_corrected_by = -1;
+static int hf_delivery = -1;
+static int hf_time_wait_end = -1;
+static int hf_retransmission = -1;
+static int hf_keepalive = -1;
+
+static gint ett_tcpstate = -1;
+static gint ett_side = -1;
+
+static expert_field ei_refused = EI_INIT;
+static expert_field ei_simultaneous_open = EI_INIT;
+static expert_field ei_simultaneous_close = EI_INIT;
+static expert_field ei_inferred_lost = EI_INIT;
+static expert_field ei_crossed = EI_INIT;
+static expert_field ei_corrects = EI_INIT;
+static expert_field ei_data_after_fin = EI_INIT;
+static expert_field ei_rst_ignored = EI_INIT;
+static expert_field ei_rst_challenge = EI_INIT;
+static expert_field ei_synack_bad_ack = EI_INIT;
+static expert_field ei_reopen_time_wait = EI_INIT;
+static expert_field ei_after_close = EI_INIT;
+static expert_field ei_unexpected = EI_INIT;
+static expert_field ei_assumed = EI_INIT;
+static expert_field ei_quoted = EI_INIT;
+static expert_field ei_incomplete = EI_INIT;
+static expert_field ei_time_wait_restart = EI_INIT;
+
+void ts_render_register(int proto)
+{
+    proto_tcpstate = proto;
+    static hf_register_info hf[] = {
+        {&hf_summary, {"Summary", "tcpstate.summary", FT_STRING, BASE_NONE, NULL, 0x0,
+                       "Phase, step and both states in one line (for a custom column)", HFILL}},
+        {&hf_sender, {"Sender", "tcpstate.sender", FT_STRING, BASE_NONE, NULL, 0x0,
+                      "Which end sent this segment: client or server", HFILL}},
+        {&hf_state[TS_CLIENT], {"Client state", "tcpstate.client.state", FT_STRING, BASE_NONE, NULL, 0x0,
+                                "RFC 9293 state of the client after this segment", HFILL}},
+        {&hf_prev_state[TS_CLIENT], {"Client state before", "tcpstate.client.prev_state", FT_STRING,
+                                     BASE_NONE, NULL, 0x0, "RFC 9293 state of the client before this segment", HFILL}},
+        {&hf_endpoint[TS_CLIENT], {"Client endpoint", "tcpstate.client.endpoint", FT_STRING, BASE_NONE,
+                                   NULL, 0x0, "Address and port of the client (the side that opened)", HFILL}},
+        {&hf_time_in_prev[TS_CLIENT], {"Client time in previous state", "tcpstate.client.time_in_prev_state",
+                                       FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+                                       "How long the client stayed in the state it just left", HFILL}},
+        {&hf_state[TS_SERVER], {"Server state", "tcpstate.server.state", FT_STRING, BASE_NONE, NULL, 0x0,
+                                "RFC 9293 state of the server after this segment", HFILL}},
+        {&hf_prev_state[TS_SERVER], {"Server state before", "tcpstate.server.prev_state", FT_STRING,
+                                     BASE_NONE, NULL, 0x0, "RFC 9293 state of the server before this segment", HFILL}},
+        {&hf_endpoint[TS_SERVER], {"Server endpoint", "tcpstate.server.endpoint", FT_STRING, BASE_NONE,
+                                   NULL, 0x0, "Address and port of the server", HFILL}},
+        {&hf_time_in_prev[TS_SERVER], {"Server time in previous state", "tcpstate.server.time_in_prev_state",
+                                       FT_RELATIVE_TIME, BASE_NONE, NULL, 0x0,
+                                       "How long the server stayed in the state it just left", HFILL}},
+        {&hf_phase, {"Phase", "tcpstate.phase", FT_STRING, BASE_NONE, NULL, 0x0,
+                     "Handshake, Data, Teardown, Reset or Closed", HFILL}},
+        {&hf_handshake_step, {"Handshake step", "tcpstate.handshake_step", FT_UINT8, BASE_DEC, NULL, 0x0,
+                              "1 SYN, 2 SYN-ACK, 3 ACK (simultaneous open: 1 SYN, 2 SYN, 3 and 4 SYN-ACK)", HFILL}},
+        {&hf_teardown_step, {"Teardown step", "tcpstate.teardown_step", FT_UINT8, BASE_DEC, NULL, 0x0,
+                             "1 FIN, 2 ACK, 3 FIN, 4 ACK", HFILL}},
+        {&hf_transition, {"Transition", "tcpstate.transition", FT_STRING, BASE_NONE, NULL, 0x0,
+                          "Present when this segment changes the state of either side", HFILL}},
+        {&hf_explanation, {"Explanation", "tcpstate.explanation", FT_STRING, BASE_NONE, NULL, 0x0,
+                           "What this step of the connection is for", HFILL}},
+        {&hf_assumed, {"Assumed", "tcpstate.assumed", FT_STRING, BASE_NONE, NULL, 0x0,
+                       "Present when the annotation rests on a guess, and why", HFILL}},
+        {&hf_expected_ack, {"Expected acknowledgment", "tcpstate.handshake.expected_ack", FT_UINT32, BASE_DEC,
+                            NULL, 0x0, "The peer's ISN + 1 (raw)", HFILL}},
+        {&hf_ack_ok, {"Acknowledges the peer's SYN", "tcpstate.handshake.ack_ok", FT_BOOLEAN, BASE_NONE, NULL,
+                      0x0, "The ack is the peer's ISN + 1 (or covers data sent on the SYN)", HFILL}},
+        {&hf_corrects, {"Corrects frame", "tcpstate.corrects", FT_FRAMENUM, BASE_NONE, NULL, 0x0,
+                        "This segment shows that an earlier frame's annotation was wrong", HFILL}},
+        {&hf_corrected_by, {"Corrected by frame", "tcpstate.corrected_by", FT_FRAMENUM, BASE_NONE, NULL, 0x0,
+                            "A later segment showed this one did not arrive when captured", HFILL}},
+        {&hf_delivery, {"Delivery", "tcpstate.delivery", FT_STRING, BASE_NONE, NULL, 0x0,
+                        "Hindsight: lost, late (crossed the peer's segment) or no listener", HFILL}},
+        {&hf_time_wait_end, {"TIME-WAIT ends", "tcpstate.time_wait_end", FT_ABSOLUTE_TIME, ABSOLUTE_TIME_LOCAL,
+                             NULL, 0x0, "When the side entering TIME-WAIT here leaves it (TIME-WAIT preference)",
+                             HFILL}},
+        {&hf_retransmission, {"Control retransmitted", "tcpstate.retransmission", FT_BOOLEAN, BASE_NONE, NULL,
+                              0x0, "This SYN or FIN was sent before", HFILL}},
+        {&hf_keepalive, {"Keep-alive or window probe", "tcpstate.keepalive", FT_BOOLEAN, BASE_NONE, NULL, 0x0,
+                         "One byte below what was sent: changes no state", HFILL}},
+    };
+    static gint *ett[] = {&ett_tcpstate, &ett_side};
+    static ei_register_info ei[] = {
+        {&ei_refused, {"tcpstate.expert.refused", PI_SEQUENCE, PI_WARN,
+                       "Connection refused: the SYN was answered by a reset (no listener)", EXPFILL}},
+        {&ei_simultaneous_open, {"tcpstate.expert.simultaneous_open", PI_SEQUENCE, PI_NOTE,
+                                 "Simultaneous open: both ends sent a SYN", EXPFILL}},
+        {&ei_simultaneous_close, {"tcpstate.expert.simultaneous_close", PI_SEQUENCE, PI_NOTE,
+                                  "Simultaneous close: the FINs crossed", EXPFILL}},
+        {&ei_inferred_lost, {"tcpstate.expert.inferred_lost", PI_SEQUENCE, PI_WARN,
+                             "Segment inferred lost: it never reached its receiver", EXPFILL}},
+        {&ei_crossed, {"tcpstate.expert.crossed", PI_SEQUENCE, PI_CHAT,
+                       "Segments crossed: the receiver had sent its next segment before this one arrived", EXPFILL}},
+        {&ei_corrects, {"tcpstate.expert.corrects", PI_SEQUENCE, PI_NOTE,
+                        "This segment corrects an earlier annotation", EXPFILL}},
+        {&ei_data_after_fin, {"tcpstate.expert.data_after_fin", PI_PROTOCOL, PI_WARN,
+                              "Data sent after the sender's FIN", EXPFILL}},
+        {&ei_rst_ignored, {"tcpstate.expert.rst_ignored", PI_SEQUENCE, PI_WARN,
+                           "Reset not acceptable: ignored by its receiver", EXPFILL}},
+        {&ei_rst_challenge, {"tcpstate.expert.rst_challenge", PI_SEQUENCE, PI_NOTE,
+                             "Reset in window but not at RCV.NXT: answered by a challenge ACK (RFC 5961)", EXPFILL}},
+        {&ei_synack_bad_ack, {"tcpstate.expert.synack_bad_ack", PI_PROTOCOL, PI_WARN,
+                              "SYN-ACK does not acknowledge the client's ISN + 1 (old duplicate SYN?)", EXPFILL}},
+        {&ei_reopen_time_wait, {"tcpstate.expert.reopen_time_wait", PI_SEQUENCE, PI_NOTE,
+                                "New connection while a side was still in TIME-WAIT", EXPFILL}},
+        {&ei_after_close, {"tcpstate.expert.after_close", PI_SEQUENCE, PI_WARN,
+                           "Segment after both ends had closed", EXPFILL}},
+        {&ei_unexpected, {"tcpstate.expert.unexpected", PI_PROTOCOL, PI_WARN,
+                          "Segment not expected in its sender's or receiver's state", EXPFILL}},
+        {&ei_assumed, {"tcpstate.expert.assumed", PI_ASSUMPTION, PI_CHAT,
+                       "Annotation rests on an assumption", EXPFILL}},
+        {&ei_quoted, {"tcpstate.expert.quoted_in_icmp", PI_PROTOCOL, PI_CHAT,
+                      "TCP header quoted in an ICMP error: not a segment of the connection", EXPFILL}},
+        {&ei_incomplete, {"tcpstate.expert.incomplete", PI_MALFORMED, PI_WARN,
+                          "TCP header incomplete: segment not annotated", EXPFILL}},
+        {&ei_time_wait_restart, {"tcpstate.expert.time_wait_restart", PI_SEQUENCE, PI_CHAT,
+                                 "FIN received again in TIME-WAIT: the 2MSL wait restarts", EXPFILL}},
+    };
+    proto_register_field_array(proto, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_module_t *expert = expert_register_protocol(proto);
+    expert_register_field_array(expert, ei, array_length(ei));
+}
+
+/* ---- words ------------------------------------------------------------------ */
+
+static const char *spelled(uint8_t state)
+{
+    return ts_state_spelled((ts_state)state, (ts_spelling)ts_pref_spelling);
+}
+
+static const char *const handshake_names[] = {"", "SYN", "SYN-ACK", "ACK", "SYN-ACK"};
+static const char *const simultaneous_names[] = {"", "SYN", "SYN", "SYN-ACK", "SYN-ACK"};
+static const char *const teardown_names[] = {"", "FIN", "ACK", "FIN", "ACK"};
+
+static const char *explain(uint8_t phase, uint8_t step, uint32_t notes)
+{
+    if (notes & TS_NOTE_REFUSED)
+        return "Nobody listens on this port: the SYN is answered with a reset and the connection is refused.";
+    switch (phase) {
+    case TS_PHASE_HANDSHAKE:
+        if (notes & TS_NOTE_SIMULTANEOUS_OPEN || step == 4)
+            return "Simultaneous open (RFC 9293 figure 7): both ends sent a SYN; each SYN-ACK acknowledges the other's "
+                   "SYN, so four segments open the connection.";
+        switch (step) {
+        case 1:
+            return "Step 1 of 3: the client asks to open a connection and announces its initial sequence number (ISN).";
+        case 2:
+            return "Step 2 of 3: the server acknowledges the client's SYN (ack = client ISN + 1) and sends its own SYN "
+                   "in the same segment.";
+        case 3:
+            return "Step 3 of 3: the client acknowledges the server's SYN (ack = server ISN + 1). Only now does the "
+                   "server know the client is live: with two steps an old duplicate SYN would open a connection "
+                   "nobody wants (RFC 9293 3.5).";
+        default:
+            return NULL;
+        }
+    case TS_PHASE_TEARDOWN:
+        switch (step) {
+        case 1:
+            return "Step 1 of 4: this side has nothing more to send and closes its direction with a FIN; it waits in "
+                   "FIN-WAIT-1 for the acknowledgment.";
+        case 2:
+            return "Step 2 of 4: the FIN is acknowledged. The closer is now FIN-WAIT-2; the other side is CLOSE-WAIT "
+                   "and may still send data until its application closes too.";
+        case 3:
+            if (notes & TS_NOTE_MERGED_FIN_ACK)
+                return "Steps 2 and 3 in one segment: this FIN also acknowledges the first FIN; its sender waits in "
+                       "LAST-ACK for the final acknowledgment.";
+            return "Step 3 of 4: the other side closes too (FIN) and waits in LAST-ACK for the final acknowledgment.";
+        case 4:
+            return "Step 4 of 4: the final ACK. The side that closed first stays in TIME-WAIT for 2*MSL: if this ACK "
+                   "is lost, the FIN comes again and can still be answered, and old segments die out before the "
+                   "ports are used again.";
+        default:
+            return NULL;
+        }
+    case TS_PHASE_RESET:
+        return "A reset aborts the connection: its sender is CLOSED at once, without TIME-WAIT; so is the receiver, "
+               "if the reset's sequence number is acceptable.";
+    case TS_PHASE_CLOSED:
+        return "Both ends had already closed: this segment belongs to no open connection.";
+    default:
+        return NULL;
+    }
+}
+
+static const char *delivery_text(uint8_t delivery)
+{
+    switch (delivery) {
+    case TS_LOST:
+        return "lost";
+    case TS_DELIVERED_LATE:
+        return "late";
+    case TS_NO_LISTENER:
+        return "no listener";
+    default:
+        return NULL;
+    }
+}
+
+/* ---- the tree ------------------------------------------------------------------ */
+
+static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn, int role, uint8_t packed,
+                     const ts_frame_extra *extra)
+{
+    uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
+    const char *who = role == TS_CLIENT ? "Client" : "Server";
+    const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
+    proto_item *item;
+    if (prev != next)
+        item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
+                                            "%s %s: %s -> %s", who, endpoint, spelled(prev), spelled(next));
+    else
+        item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
+                                            "%s %s: %s (unchanged)", who, endpoint, spelled(next));
+    proto_item_set_generated(item);
+    proto_tree *side = proto_item_add_subtree(item, ett_side);
+    item = proto_tree_add_string(side, hf_prev_state[role], tvb, 0, 0, ts_state_name((ts_state)prev));
+    proto_item_set_generated(item);
+    item = proto_tree_add_string(side, hf_endpoint[role], tvb, 0, 0, endpoint);
+    proto_item_set_generated(item);
+    if (extra != NULL && extra->held_ns[role] > 0) {
+        nstime_t held;
+        held.secs = (time_t)(extra->held_ns[role] / 1000000000);
+        held.nsecs = (int)(extra->held_ns[role] % 1000000000);
+        item = proto_tree_add_time_format_value(side, hf_time_in_prev[role], tvb, 0, 0, &held,
+                                                "%s for %.6f s%s", spelled(prev), (double)extra->held_ns[role] / 1e9,
+                                                extra->held_ns[role] < 1000000000
+                                                    ? " (too short to catch with netstat)" : "");
+        proto_item_set_generated(item);
+    }
+}
+
+static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, const ts_frame_extra *extra)
+{
+    proto_item *item;
+    if (extra->corrects != 0) {
+        const char *who = extra->corrected_role == TS_CLIENT ? "client" : "server";
+        item = proto_tree_add_uint(tree, hf_corrects, tvb, 0, 0, extra->corrects);
+        proto_item_set_generated(item);
+        switch (extra->correction_kind) {
+        case TS_NO_LISTENER:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: no socket listened there; the %s was %s all along",
+                                   extra->corrects, who, spelled(extra->corrected_state));
+            break;
+        case TS_LOST:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: it never reached the %s, which was still %s",
+                                   extra->corrects, who, spelled(extra->corrected_state));
+            break;
+        default:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: the %s had not received it when this segment left; "
+                                   "it was still %s",
+                                   extra->corrects, who, spelled(extra->corrected_state));
+            break;
+        }
+    }
+    if (extra->corrected_by != 0) {
+        item = proto_tree_add_uint(tree, hf_corrected_by, tvb, 0, 0, extra->corrected_by);
+        proto_item_set_generated(item);
+        const char *delivery = delivery_text(extra->delivery);
+        if (delivery != NULL) {
+            item = proto_tree_add_string(tree, hf_delivery, tvb, 0, 0, delivery);
+            proto_item_set_generated(item);
+        }
+        if (extra->delivery == TS_LOST)
+            expert_add_info_format(pinfo, item, &ei_inferred_lost,
+                                   "Segment inferred lost: it never reached its receiver (frame %u shows it)",
+                                   extra->corrected_by);
+        else if (extra->delivery == TS_DELIVERED_LATE)
+            expert_add_info_format(pinfo, item, &ei_crossed,
+                                   "Crossed: the receiver sent frame %u before this segment reached it",
+                                   extra->corrected_by);
+    }
+}
+
+static void add_notes(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *top, uint32_t notes)
+{
+    proto_item *item;
+    if (notes & TS_NOTE_RETRANSMISSION) {
+        item = proto_tree_add_boolean(tree, hf_retransmission, tvb, 0, 0, TRUE);
+        proto_item_set_generated(item);
+    }
+    if (notes & TS_NOTE_KEEPALIVE) {
+        item = proto_tree_add_boolean(tree, hf_keepalive, tvb, 0, 0, TRUE);
+        proto_item_set_generated(item);
+    }
+    if (notes & TS_NOTE_REFUSED)
+        expert_add_info(pinfo, top, &ei_refused);
+    if (notes & TS_NOTE_SIMULTANEOUS_OPEN)
+        expert_add_info(pinfo, top, &ei_simultaneous_open);
+    if (notes & TS_NOTE_SIMULTANEOUS_CLOSE)
+        expert_add_info(pinfo, top, &ei_simultaneous_close);
+    if (notes & TS_NOTE_DATA_AFTER_FIN)
+        expert_add_info(pinfo, top, &ei_data_after_fin);
+    if (notes & TS_NOTE_RST_IGNORED)
+        expert_add_info(pinfo, top, &ei_rst_ignored);
+    if (notes & TS_NOTE_RST_CHALLENGE)
+        expert_add_info(pinfo, top, &ei_rst_challenge);
+    if (notes & TS_NOTE_SYNACK_BAD_ACK)
+        expert_add_info(pinfo, top, &ei_synack_bad_ack);
+    if (notes & TS_NOTE_REOPEN_TIME_WAIT)
+        expert_add_info(pinfo, top, &ei_reopen_time_wait);
+    if (notes & TS_NOTE_AFTER_CLOSE)
+        expert_add_info(pinfo, top, &ei_after_close);
+    if (notes & TS_NOTE_UNEXPECTED)
+        expert_add_info(pinfo, top, &ei_unexpected);
+    if (notes & TS_NOTE_TIME_WAIT_RESTART)
+        expert_add_info(pinfo, top, &ei_time_wait_restart);
+}
+
+void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame, const ts_frame_record *rec)
+{
+    if (rec->conn == 0) {
+        proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
+        proto_item_set_generated(top);
+        if (rec->flags & TS_REC_QUOTED) {
+            proto_item_append_text(top, ": TCP header quoted in an ICMP error, not a segment");
+            expert_add_info(pinfo, top, &ei_quoted);
+        } else if (rec->flags & TS_REC_INCOMPLETE) {
+            proto_item_append_text(top, ": TCP header incomplete, not annotated");
+            expert_add_info(pinfo, top, &ei_incomplete);
+        }
+        return;
+    }
+
+    const ts_conn_entry *conn = ts_store_conn(rec->conn);
+    const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(frame) : NULL;
+    uint32_t notes = extra ? extra->notes : 0;
+    uint8_t sender = ts_rec_sender(rec), phase = ts_rec_phase(rec), step = ts_rec_step(rec);
+    uint8_t packed[2] = {rec->client, rec->server};
+    uint8_t next_client = ts_rec_next(rec->client), next_server = ts_rec_next(rec->server);
+    gboolean simultaneous = (notes & TS_NOTE_SIMULTANEOUS_OPEN) != 0 || step == 4;
+
+    char step_text[48] = "";
+    if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4)
+        g_snprintf(step_text, sizeof step_text, " %u/%u %s", step, simultaneous ? 4u : 3u,
+                   (simultaneous ? simultaneous_names : handshake_names)[step]);
+    else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4)
+        g_snprintf(step_text, sizeof step_text, " %u/4 %s%s", step, teardown_names[step],
+                   (notes & TS_NOTE_MERGED_FIN_ACK) ? "+ACK (2+3)" : "");
+
+    char *summary = wmem_strdup_printf(pinfo->pool, "%s%s: client %s, server %s", ts_phase_name((ts_phase)phase),
+                                       step_text, spelled(next_client), spelled(next_server));
+
+    proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(top);
+    proto_item_append_text(top, ": %s", summary);
+    proto_tree *st = proto_item_add_subtree(top, ett_tcpstate);
+
+    proto_item *item = proto_tree_add_string(st, hf_summary, tvb, 0, 0, summary);
+    proto_item_set_generated(item);
+    item = proto_tree_add_string(st, hf_sender, tvb, 0, 0, ts_role_name((ts_role)sender));
+    proto_item_set_generated(item);
+    for (int role = 0; role < 2; role++)
+        add_side(st, tvb, conn, role, packed[role], extra);
+
+    item = proto_tree_add_string(st, hf_phase, tvb, 0, 0, ts_phase_name((ts_phase)phase));
+    proto_item_set_generated(item);
+    if (phase == TS_PHASE_HANDSHAKE && step != 0) {
+        item = proto_tree_add_uint_format_value(st, hf_handshake_step, tvb, 0, 0, step, "%u of %u (%s)", step,
+                                                simultaneous ? 4u : 3u,
+                                                (simultaneous ? simultaneous_names : handshake_names)[step]);
+        proto_item_set_generated(item);
+    }
+    if (phase == TS_PHASE_TEARDOWN && step != 0) {
+        item = proto_tree_add_uint_format_value(st, hf_teardown_step, tvb, 0, 0, step, "%u of 4 (%s)%s", step,
+                                                teardown_names[step],
+                                                (notes & TS_NOTE_MERGED_FIN_ACK)
+                                                    ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
+        proto_item_set_generated(item);
+    }
+
+    if (ts_rec_prev(rec->client) != next_client || ts_rec_prev(rec->server) != next_server) {
+        GString *t = g_string_new(NULL);
+        if (ts_rec_prev(rec->client) != next_client)
+            g_string_append_printf(t, "client %s -> %s", ts_state_name((ts_state)ts_rec_prev(rec->client)),
+                                   ts_state_name((ts_state)next_client));
+        if (ts_rec_prev(rec->server) != next_server)
+            g_string_append_printf(t, "%sserver %s -> %s", t->len ? "; " : "",
+                                   ts_state_name((ts_state)ts_rec_prev(rec->server)),
+                                   ts_state_name((ts_state)next_server));
+        item = proto_tree_add_string(st, hf_transition, tvb, 0, 0, t->str);
+        proto_item_set_generated(item);
+        g_string_free(t, TRUE);
+    }
+
+    if (extra != NULL && extra->expected_ack != 0) {
+        item = proto_tree_add_uint_format_value(st, hf_expected_ack, tvb, 0, 0, extra->expected_ack,
+                                                "%u (the %s's ISN + 1)", extra->expected_ack,
+                                                sender == TS_CLIENT ? "server" : "client");
+        proto_item_set_generated(item);
+        item = proto_tree_add_boolean(st, hf_ack_ok, tvb, 0, 0, (notes & TS_NOTE_HANDSHAKE_ACK_OK) != 0);
+        proto_item_set_generated(item);
+    }
+    if (extra != NULL && extra->time_wait_end_ns != 0) {
+        nstime_t end;
+        end.secs = (time_t)(extra->time_wait_end_ns / 1000000000);
+        end.nsecs = (int)(extra->time_wait_end_ns % 1000000000);
+        item = proto_tree_add_time(st, hf_time_wait_end, tvb, 0, 0, &end);
+        proto_item_append_text(item, " (TIME-WAIT lasts %d s: 2*MSL)", ts_pref_time_wait_s);
+        proto_item_set_generated(item);
+    }
+
+    const char *why = explain(phase, step, notes);
+    if (why != NULL) {
+        item = proto_tree_add_string(st, hf_explanation, tvb, 0, 0, why);
+        proto_item_set_generated(item);
+    }
+
+    if (rec->flags & (TS_REC_ROLES_GUESSED | TS_REC_STATES_ASSUMED)) {
+        const char *reason = (rec->flags & TS_REC_ROLES_GUESSED)
+                                 ? "capture began mid-connection: roles guessed from the ports, states assumed"
+                                 : "rests on segments that are not in the capture";
+        item = proto_tree_add_string(st, hf_assumed, tvb, 0, 0, reason);
+        proto_item_set_generated(item);
+        expert_add_info(pinfo, item, &ei_assumed);
+    }
+    if (extra != NULL) {
+        add_notes(st, tvb, pinfo, top, notes);
+        add_corrections(st, tvb, pinfo, extra);
+    }
+}

@@ -1,0 +1,116 @@
+/*
+ * tcpstate plugin shell: what the plugin's files share.
+ *
+ * Data flows one way: TCP fields -> ts_segment (extract.c) -> core step ->
+ * per-frame record (store.c) -> tree, expert infos (render.c). Every
+ * dissection after the first pass renders from the stored record only.
+ */
+#ifndef TCPSTATE_PLUGIN_H
+#define TCPSTATE_PLUGIN_H
+
+#include <epan/packet.h>
+#include <stdint.h>
+
+#include "tcpstate/tcpstate.h"
+
+/* Wireshark API differences this source bridges (3.6 .. 4.4). */
+#include <ws_version.h>
+#define TS_WS_AT_LEAST(maj, min)                                                                   \
+    (WIRESHARK_VERSION_MAJOR > (maj) ||                                                            \
+     (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
+#if TS_WS_AT_LEAST(4, 2)
+#define TS_FVALUE(fi) ((fi)->value)   /* field_info.value became fvalue_t * in 4.2 */
+typedef bool ts_pref_bool;            /* bool prefs take bool * from 4.2 */
+#else
+#define TS_FVALUE(fi) (&(fi)->value)
+typedef gboolean ts_pref_bool;
+#endif
+
+/* ---- the per-frame record: 8 bytes, one per frame of the file ----------- */
+
+enum {
+    TS_REC_HAS_EXTRA      = 1u << 0, /* details in the sparse extra table */
+    TS_REC_ROLES_GUESSED  = 1u << 1,
+    TS_REC_STATES_ASSUMED = 1u << 2,
+    TS_REC_QUOTED         = 1u << 3, /* only a TCP header quoted in an ICMP error */
+    TS_REC_INCOMPLETE     = 1u << 4, /* TCP header too short to annotate */
+};
+
+typedef struct ts_frame_record {
+    uint32_t conn;   /* tcp.stream + 1; 0 when the frame is not an annotated segment */
+    uint8_t  client; /* prev state << 4 | state after */
+    uint8_t  server;
+    uint8_t  shape;  /* sender (bit 0), phase (bits 1-3), step (bits 4-6) */
+    uint8_t  flags;  /* TS_REC_* */
+} ts_frame_record;
+
+/* Rare details, kept only for the few frames that have them. */
+typedef struct ts_frame_extra {
+    uint32_t notes;          /* TS_NOTE_* */
+    uint32_t expected_ack;   /* handshake check */
+    uint32_t corrects;       /* frame whose annotation this segment corrected */
+    uint32_t corrected_by;   /* frame that showed this one's annotation was wrong */
+    uint8_t  delivery;       /* ts_delivery learnt in hindsight */
+    uint8_t  corrected_role; /* whose state was wrong (with corrects) */
+    uint8_t  corrected_state;
+    uint8_t  correction_kind; /* ts_delivery of the corrected frame, with corrects */
+    int64_t  time_wait_end_ns;
+    int64_t  held_ns[2];     /* by role: how long the previous state lasted (0: unknown) */
+} ts_frame_extra;
+
+/* What the tree needs of a connection, kept for the whole file. */
+typedef struct ts_conn_entry {
+    ts_conn *core;           /* the state machine; freed once both ends are closed */
+    GArray  *patchable;      /* frames (guint32) a correction may still rewrite */
+    char    *endpoint_text[2]; /* by role, "addr:port" */
+    uint8_t  addr_a[16];     /* endpoint A: the sender of the first segment */
+    uint8_t  addr_len;
+    uint16_t port_a;
+    uint32_t incarnations;
+    int64_t  entered_ns[2];  /* by role: when the current state began */
+    uint8_t  last_state[2];  /* by role: as of the last segment */
+} ts_conn_entry;
+
+/* A segment as read from the TCP fields of one frame. */
+typedef struct ts_extracted {
+    ts_segment seg;
+    uint32_t   stream;
+    uint8_t    src_addr[16];
+    uint8_t    dst_addr[16];
+    uint8_t    addr_len;     /* 4 or 16, 0 when the IP layer was not found */
+    gboolean   quoted_only;  /* only TCP headers inside ICMP errors */
+    gboolean   incomplete;   /* TCP present but fields missing */
+} ts_extracted;
+
+/* ---- preferences ---------------------------------------------------------- */
+extern gint     ts_pref_spelling;     /* ts_spelling */
+extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
+extern ts_pref_bool ts_pref_hindsight;
+
+/* ---- extract.c --------------------------------------------------------------- */
+void ts_extract_register_fields(GArray *wanted);
+gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out);
+
+/* ---- store.c ----------------------------------------------------------------- */
+void ts_store_init(void);
+void ts_store_cleanup(void);
+/* Runs the core on a first-pass segment, records it, applies any correction. */
+ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x);
+void ts_store_mark(uint32_t frame, uint8_t flags);
+const ts_frame_record *ts_store_record(uint32_t frame);
+const ts_frame_extra *ts_store_extra(uint32_t frame);
+const ts_conn_entry *ts_store_conn(uint32_t conn);
+
+/* Record packing. */
+static inline uint8_t ts_rec_prev(uint8_t v) { return (uint8_t)(v >> 4); }
+static inline uint8_t ts_rec_next(uint8_t v) { return (uint8_t)(v & 0x0f); }
+static inline uint8_t ts_rec_sender(const ts_frame_record *r) { return r->shape & 1u; }
+static inline uint8_t ts_rec_phase(const ts_frame_record *r) { return (r->shape >> 1) & 7u; }
+static inline uint8_t ts_rec_step(const ts_frame_record *r) { return (r->shape >> 4) & 7u; }
+
+/* ---- render.c ---------------------------------------------------------------- */
+void ts_render_register(int proto);
+void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame,
+               const ts_frame_record *rec);
+
+#endif /* TCPSTATE_PLUGIN_H */
