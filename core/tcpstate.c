@@ -85,7 +85,7 @@ static void reset_incarnation(ts_conn *conn)
     memset(conn->pending, 0, sizeof conn->pending);
     conn->simultaneous_open = 0;
     conn->first_fin_by = 0;
-    conn->syn_by = 0;
+    conn->first_syn_by = 0;
     conn->synack_count = 0;
     conn->mid_stream = 0;
     for (int e = 0; e < 2; e++) {
@@ -141,7 +141,7 @@ static void start_incarnation(ts_conn *conn, int s, const ts_segment *seg, ts_an
         conn->ep[r].isn_known = 1;
         conn->ep[r].isn = seg->ack - 1u;
         conn->ep[r].snd_nxt = seg->ack;
-        conn->syn_by = (uint8_t)(1u << r);
+        conn->first_syn_by = (uint8_t)(1 + r);
         out->notes |= TS_NOTE_STATES_ASSUMED;
         return;
     }
@@ -236,7 +236,13 @@ static bool resends_control(const ts_segment *seg, uint32_t ctl_end, bool was_sy
     return has(seg, TS_TH_FIN) && fin_position(seg) + 1u == ctl_end;
 }
 
-static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation *out);
+/* Is seg a SYN or FIN its sender has sent before (a retransmission)? */
+static bool resends_own_control(const ts_endpoint *ep, const ts_segment *seg)
+{
+    if (has(seg, TS_TH_SYN) && ep->isn_known && seg->seq == ep->isn)
+        return true;
+    return has(seg, TS_TH_FIN) && ep->fin_sent && fin_position(seg) == ep->fin_seq;
+}
 
 /*
  * A capture shows a segment leave its sender, not reach its receiver. The
@@ -291,6 +297,16 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         }
         if (has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end)) {
             peer->active = 0; /* acknowledged: it arrived */
+            return;
+        }
+        /* This side sends its own SYN or FIN again without acknowledging the
+         * peer's: it waited a whole retransmission timeout and heard nothing,
+         * so the peer's segment did not cross this one, it was lost. */
+        if (resends_own_control(&conn->ep[s], seg) &&
+            !(has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))) {
+            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id);
+            peer->active = 0;
             return;
         }
         /* 2: this side had not seen it when it sent this segment. */
@@ -375,7 +391,8 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
         }
         ep->isn_known = 1;
         ep->isn = seg->seq;
-        conn->syn_by |= (uint8_t)(1u << s);
+        if (!has(seg, TS_TH_ACK) && conn->first_syn_by == 0)
+            conn->first_syn_by = (uint8_t)(1 + s);
     } else if (ep->state == TS_SYN_SENT && has(seg, TS_TH_ACK) &&
                !(conn->seen_from & (1u << (1 - s)))) {
         /* An ACK from SYN-SENT acknowledges a SYN-ACK that is not in the capture
@@ -672,8 +689,8 @@ static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_fir
     if (has(seg, TS_TH_SYN)) {
         out->phase = TS_PHASE_HANDSHAKE;
         if (!has(seg, TS_TH_ACK)) {
-            bool peer_sent_syn = (conn->syn_by & (1u << r)) != 0;
-            out->handshake_step = peer_sent_syn ? 2 : 1;
+            /* The second bare SYN is step 2 of a simultaneous open. */
+            out->handshake_step = conn->first_syn_by == 1 + r ? 2 : 1;
         } else if (conn->simultaneous_open) {
             out->handshake_step = (uint8_t)(conn->synack_count <= 1 ? 3 : 4);
         } else {
@@ -732,21 +749,20 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
     uint8_t reopen_from = conn->ep[r].state;
     uint8_t s_was = conn->ep[s].state;
 
+    send_effects(conn, s, seg, out);
+
     /* What this segment acknowledges for the first time (for the steps). */
     ts_endpoint *sender = &conn->ep[s];
-    uint8_t ack_due = sender->ack_due;
     bool acked_first_syn = false;
     uint8_t acked_fin_of = 0;
-    if (has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST) && ack_due != ACK_DUE_NONE &&
+    if (has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST) && sender->ack_due != ACK_DUE_NONE &&
         sender->rcv_known && seq_ge(seg->ack, sender->rcv_nxt)) {
-        if (ack_due == ACK_DUE_SYN)
+        if (sender->ack_due == ACK_DUE_SYN)
             acked_first_syn = true;
         else
             acked_fin_of = (uint8_t)(1 + r);
         sender->ack_due = ACK_DUE_NONE;
     }
-
-    send_effects(conn, s, seg, out);
     if (has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST))
         conn->synack_count++;
     if (s_was == TS_TIME_WAIT && conn->ep[s].state == TS_SYN_SENT)

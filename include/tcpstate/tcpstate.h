@@ -193,7 +193,7 @@ typedef struct ts_conn {
     uint8_t     mid_stream;   /* roles guessed: capture began mid-connection */
     uint8_t     simultaneous_open;
     uint8_t     first_fin_by; /* 0 none, 1 + endpoint that sent the first FIN */
-    uint8_t     syn_by;       /* bit per endpoint: sent a SYN in this incarnation */
+    uint8_t     first_syn_by; /* 0 none, 1 + endpoint that sent the first SYN */
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
     uint8_t     seen_from;    /* bit per endpoint: segments seen */
     uint8_t     bad_synack_ack_valid;

@@ -1,0 +1,742 @@
+/*
+ * Unit tests of the core state machine, one per behaviour it promises.
+ * Each test plays a connection segment by segment, as a capture shows it,
+ * and checks the annotation of the segments that matter.
+ */
+#include <glib.h>
+#include <string.h>
+
+#include "tcpstate/tcpstate.h"
+
+enum { C = 0, S = 1 }; /* from_b: the client sends first, so it is endpoint A */
+#define SYN TS_TH_SYN
+#define ACK TS_TH_ACK
+#define FIN TS_TH_FIN
+#define RST TS_TH_RST
+#define PSH TS_TH_PSH
+
+#define CISN 1000u
+#define SISN 5000u
+#define MS 1000000LL
+
+typedef struct fixture {
+    ts_conn conn;
+    ts_annotation a;
+    ts_correction fix;
+    uint32_t id;
+    int64_t now;
+} fixture;
+
+static void start(fixture *f)
+{
+    ts_config config = {.time_wait_ns = 60000 * MS};
+    memset(f, 0, sizeof *f);
+    ts_conn_init(&f->conn, &config);
+    f->now = 1700000000LL * 1000 * MS;
+}
+
+/* One segment, 1 ms after the previous one unless `gap` says otherwise. */
+static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
+                   uint32_t len, uint8_t delivery)
+{
+    ts_segment s = {0};
+    f->now += gap;
+    s.time_ns = f->now;
+    s.seq = seq;
+    s.ack = ack;
+    s.payload_len = len;
+    s.window = 65535;
+    s.id = ++f->id;
+    s.flags = (uint16_t)flags;
+    s.src_port = from == C ? 51000 : 8888;
+    s.dst_port = from == C ? 8888 : 51000;
+    s.from_b = (uint8_t)from;
+    s.delivery = delivery;
+    ts_conn_step(&f->conn, &s, &f->a, &f->fix);
+}
+
+static void seg(fixture *f, int from, unsigned flags, uint32_t seq, uint32_t ack, uint32_t len)
+{
+    seg_at(f, MS, from, flags, seq, ack, len, TS_DELIVERED);
+}
+
+#define assert_states(f, client, server)                                                           \
+    do {                                                                                           \
+        g_assert_cmpstr(ts_state_name((ts_state)(f)->a.next[TS_CLIENT]), ==, client);              \
+        g_assert_cmpstr(ts_state_name((ts_state)(f)->a.next[TS_SERVER]), ==, server);              \
+    } while (0)
+
+#define assert_prev(f, client, server)                                                             \
+    do {                                                                                           \
+        g_assert_cmpstr(ts_state_name((ts_state)(f)->a.prev[TS_CLIENT]), ==, client);              \
+        g_assert_cmpstr(ts_state_name((ts_state)(f)->a.prev[TS_SERVER]), ==, server);              \
+    } while (0)
+
+#define assert_phase(f, ph, step)                                                               \
+    do {                                                                                           \
+        g_assert_cmpstr(ts_phase_name((ts_phase)(f)->a.phase), ==, ph);                         \
+        g_assert_cmpuint((f)->a.handshake_step + (f)->a.teardown_step, ==, step);                  \
+    } while (0)
+
+#define assert_note(f, note) g_assert_true(((f)->a.notes & (note)) != 0)
+#define assert_no_note(f, note) g_assert_true(((f)->a.notes & (note)) == 0)
+
+/* The seed's handshake: SYN, SYN-ACK, ACK. */
+static void handshake(fixture *f)
+{
+    seg(f, C, SYN, CISN, 0, 0);
+    seg(f, S, SYN | ACK, SISN, CISN + 1, 0);
+    seg(f, C, ACK, CISN + 1, SISN + 1, 0);
+}
+
+/* ---- handshake ---------------------------------------------------------------- */
+
+static void test_three_way_handshake_moves_each_side_at_its_step(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_prev(&f, "CLOSED", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_phase(&f, "Handshake", 1);
+    g_assert_cmpuint(f.a.sender, ==, TS_CLIENT);
+
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    assert_phase(&f, "Handshake", 2);
+    g_assert_cmpuint(f.a.sender, ==, TS_SERVER);
+    g_assert_cmpuint(f.a.expected_ack, ==, CISN + 1);
+    assert_note(&f, TS_NOTE_HANDSHAKE_ACK_OK);
+
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_phase(&f, "Handshake", 3);
+    g_assert_cmpuint(f.a.expected_ack, ==, SISN + 1);
+    assert_note(&f, TS_NOTE_HANDSHAKE_ACK_OK);
+
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 7);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_phase(&f, "Data", 0);
+}
+
+static void test_simultaneous_open_goes_syn_sent_to_syn_received(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_phase(&f, "Handshake", 1);
+    /* The other end's own SYN crosses ours: it was no listener. */
+    seg(&f, S, SYN, SISN, 0, 0);
+    assert_phase(&f, "Handshake", 2);
+    assert_prev(&f, "SYN-SENT", "CLOSED");
+    assert_states(&f, "SYN-RECEIVED", "SYN-RECEIVED");
+    assert_note(&f, TS_NOTE_SIMULTANEOUS_OPEN);
+    assert_note(&f, TS_NOTE_CORRECTS);
+    g_assert_cmpuint(f.fix.since_id, ==, 1);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "CLOSED");
+
+    seg(&f, C, SYN | ACK, CISN, SISN + 1, 0);
+    assert_phase(&f, "Handshake", 3);
+    assert_states(&f, "SYN-RECEIVED", "ESTABLISHED");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_phase(&f, "Handshake", 4);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
+static void test_data_on_syn_is_accepted_like_tcp_fast_open(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 20);
+    assert_note(&f, TS_NOTE_DATA_ON_SYN);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    /* The server acknowledges the SYN and its data: ack = ISN + 1 + 20. */
+    seg(&f, S, SYN | ACK, SISN, CISN + 21, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    assert_note(&f, TS_NOTE_HANDSHAKE_ACK_OK);
+    assert_no_note(&f, TS_NOTE_SYNACK_BAD_ACK);
+    /* A TFO server may answer before the third segment. */
+    seg(&f, S, ACK | PSH, SISN + 1, CISN + 21, 30);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 21, SISN + 31, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_phase(&f, "Handshake", 3);
+}
+
+static void test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    /* RFC 9293 figure 8: the SYN-ACK answers an old SYN (ack 91). */
+    seg(&f, S, SYN | ACK, SISN, 91, 0);
+    assert_note(&f, TS_NOTE_SYNACK_BAD_ACK);
+    assert_no_note(&f, TS_NOTE_HANDSHAKE_ACK_OK);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    /* The client resets it (<SEQ=SEG.ACK><CTL=RST>) and keeps waiting. */
+    seg(&f, C, RST, 91, 0, 0);
+    assert_phase(&f, "Reset", 0);
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "SYN-SENT");
+}
+
+static void test_retransmitted_syn_and_fin_move_their_receiver_once(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    /* The SYN-ACK was lost on its way: the client sends its SYN again. The
+     * server got the first one: it stays SYN-RECEIVED, no second transition. */
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_RETRANSMISSION);
+    assert_prev(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_phase(&f, "Handshake", 1);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+
+    /* The server's ACK of the FIN is lost: the FIN comes again, the server
+     * stays CLOSE-WAIT, and the client was FIN-WAIT-1 all along. */
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0); /* id 7 */
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    seg_at(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_RETRANSMISSION);
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.since_id, ==, 7);
+    g_assert_cmpuint(f.fix.role, ==, TS_CLIENT);
+    assert_prev(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 1);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 2);
+}
+
+/* ---- teardown ------------------------------------------------------------------ */
+
+static void test_four_step_close_ends_client_time_wait_server_closed(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 1);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 2);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    assert_phase(&f, "Teardown", 3);
+    g_assert_cmpint(f.a.time_wait_end_ns, ==, f.now + 60000 * MS);
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    assert_phase(&f, "Teardown", 4);
+    g_assert_true(ts_conn_finished(&f.conn));
+}
+
+static void test_fin_that_acks_our_fin_goes_fin_wait_1_to_time_wait(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    /* Linux processes this as ACK then FIN: FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT. */
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    assert_prev(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    assert_phase(&f, "Teardown", 3);
+    assert_note(&f, TS_NOTE_MERGED_FIN_ACK);
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    assert_phase(&f, "Teardown", 4);
+}
+
+static void test_simultaneous_close_goes_through_closing(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    /* The server's FIN does not acknowledge the client's: the FINs crossed. */
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);
+    assert_note(&f, TS_NOTE_SIMULTANEOUS_CLOSE);
+    assert_note(&f, TS_NOTE_CORRECTS);
+    g_assert_cmpuint(f.fix.delivery, ==, TS_DELIVERED_LATE);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "ESTABLISHED");
+    assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
+    assert_states(&f, "CLOSING", "CLOSING");
+    assert_phase(&f, "Teardown", 3);
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "CLOSING", "TIME-WAIT");
+    seg(&f, S, ACK, SISN + 2, CISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "TIME-WAIT");
+}
+
+static void test_half_close_lets_data_flow_the_other_way(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    seg(&f, S, ACK | PSH, SISN + 1, CISN + 2, 100);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    assert_phase(&f, "Data", 0);
+    assert_no_note(&f, TS_NOTE_DATA_AFTER_FIN);
+    seg(&f, C, ACK, CISN + 2, SISN + 101, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    assert_phase(&f, "Data", 0);
+    seg(&f, S, FIN | ACK, SISN + 101, CISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+}
+
+static void test_fin_carrying_data_closes_after_the_data(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK | PSH, CISN + 1, SISN + 1, 10);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg(&f, S, ACK, SISN + 1, CISN + 12, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 2);
+}
+
+static void test_data_after_fin_is_flagged(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, C, ACK | PSH, CISN + 2, SISN + 1, 5);
+    assert_note(&f, TS_NOTE_DATA_AFTER_FIN);
+}
+
+static void test_fin_retransmitted_to_time_wait_restarts_2msl(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    int64_t first_end = f.a.time_wait_end_ns;
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    /* The server resends its FIN: the client's ACK did not arrive. */
+    seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_RETRANSMISSION);
+    assert_note(&f, TS_NOTE_TIME_WAIT_RESTART);
+    assert_phase(&f, "Teardown", 3);
+    g_assert_cmpint(f.a.time_wait_end_ns, >, first_end);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    assert_phase(&f, "Teardown", 4);
+}
+
+/* ---- no transition --------------------------------------------------------------- */
+
+static void test_keepalive_and_window_probe_change_no_state(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 10);
+    seg(&f, S, ACK, SISN + 1, CISN + 11, 0);
+    /* Keep-alive: one below SND.NXT, no data. */
+    seg_at(&f, 7200000 * MS, C, ACK, CISN + 10, SISN + 1, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_KEEPALIVE);
+    assert_prev(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_phase(&f, "Data", 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 11, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    /* Zero-window probe as Linux sends it, with one byte. */
+    seg(&f, C, ACK, CISN + 10, SISN + 1, 1);
+    assert_note(&f, TS_NOTE_KEEPALIVE);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
+/* ---- resets ----------------------------------------------------------------------- */
+
+static void test_rst_answering_syn_means_no_listener(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, RST | ACK, 0, CISN + 1, 0);
+    assert_note(&f, TS_NOTE_REFUSED);
+    assert_phase(&f, "Reset", 0);
+    assert_prev(&f, "SYN-SENT", "CLOSED");
+    assert_states(&f, "CLOSED", "CLOSED");
+    /* The correction: the server was CLOSED (no listener) since the SYN. */
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix.delivery, ==, TS_NO_LISTENER);
+    g_assert_cmpuint(f.fix.since_id, ==, 1);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "CLOSED");
+}
+
+static void test_rst_in_syn_sent_is_ignored_unless_it_acks_our_syn(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, RST | ACK, 0, CISN + 77, 0);
+    assert_note(&f, TS_NOTE_RST_IGNORED);
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "SYN-SENT");
+}
+
+static void test_rst_outside_window_is_ignored_and_inexact_earns_challenge(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, RST, CISN + 1 + 1000000, 0, 0);
+    assert_note(&f, TS_NOTE_RST_IGNORED);
+    assert_states(&f, "CLOSED", "ESTABLISHED");
+    start(&f);
+    handshake(&f);
+    seg(&f, C, RST, CISN + 100, 0, 0);
+    assert_note(&f, TS_NOTE_RST_CHALLENGE);
+    assert_states(&f, "CLOSED", "ESTABLISHED");
+    start(&f);
+    handshake(&f);
+    seg(&f, C, RST, CISN + 1, 0, 0);
+    assert_no_note(&f, TS_NOTE_RST_IGNORED | TS_NOTE_RST_CHALLENGE);
+    assert_states(&f, "CLOSED", "CLOSED");
+    assert_phase(&f, "Reset", 0);
+}
+
+static void test_rst_in_syn_received_from_listen_returns_to_listen(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    seg(&f, C, RST, CISN + 1, 0, 0);
+    assert_states(&f, "CLOSED", "LISTEN");
+}
+
+/* ---- sequence space ---------------------------------------------------------------- */
+
+static void test_sequence_numbers_wrap_past_2_32(void)
+{
+    fixture f;
+    uint32_t c = 0xFFFFFFF0u, s = 0xFFFFFFFEu;
+    start(&f);
+    seg(&f, C, SYN, c, 0, 0);
+    seg(&f, S, SYN | ACK, s, c + 1, 0);
+    seg(&f, C, ACK | PSH, c + 1, s + 1, 100); /* client data wraps */
+    seg(&f, S, ACK | PSH, s + 1, c + 101, 50); /* server data wraps */
+    seg(&f, C, FIN | ACK, c + 101, s + 51, 0);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg(&f, S, FIN | ACK, s + 51, c + 102, 0);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    seg(&f, C, ACK, c + 102, s + 52, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    g_assert_true(c + 102 < c); /* the numbers really wrapped */
+}
+
+/* ---- reuse, mid-stream, one direction -------------------------------------------- */
+
+static void close_client_first(fixture *f)
+{
+    seg(f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    seg(f, C, ACK, CISN + 2, SISN + 2, 0);
+}
+
+static void test_new_syn_on_same_ports_after_close_is_a_new_connection(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    close_client_first(&f);
+    /* The server closed second: it is CLOSED; the client reopens from TIME-WAIT. */
+    seg(&f, C, SYN, CISN + 100000, 0, 0);
+    assert_note(&f, TS_NOTE_NEW_CONNECTION);
+    assert_note(&f, TS_NOTE_REOPEN_TIME_WAIT);
+    assert_prev(&f, "TIME-WAIT", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_phase(&f, "Handshake", 1);
+    g_assert_cmpuint(f.conn.incarnation, ==, 2);
+}
+
+static void test_syn_reaching_a_side_in_time_wait_reopens_it(void)
+{
+    fixture f;
+    ts_config config = {.time_wait_ns = 60000 * MS};
+    start(&f);
+    /* An earlier connection left the server (endpoint B) in TIME-WAIT. */
+    ts_conn_inherit(&f.conn, 1, TS_TIME_WAIT, f.now + 30000 * MS);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_prev(&f, "CLOSED", "TIME-WAIT");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_note(&f, TS_NOTE_REOPEN_TIME_WAIT);
+    /* The same, after the TIME-WAIT has run out: the server is not there any more. */
+    ts_conn_init(&f.conn, &config);
+    ts_conn_inherit(&f.conn, 1, TS_TIME_WAIT, f.now - 1);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_prev(&f, "CLOSED", "LISTEN");
+    assert_no_note(&f, TS_NOTE_REOPEN_TIME_WAIT);
+}
+
+static void test_time_wait_ends_after_its_configured_length(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    close_client_first(&f);
+    /* It began with the server's FIN, one segment (1 ms) before the last. */
+    int64_t end = 0;
+    ts_conn_endpoint_state(&f.conn, 0, f.now, &end);
+    g_assert_cmpint(end, ==, f.now - MS + 60000 * MS);
+    g_assert_cmpint(ts_conn_endpoint_state(&f.conn, 0, end - 1, NULL), ==, TS_TIME_WAIT);
+    g_assert_cmpint(ts_conn_endpoint_state(&f.conn, 0, end, NULL), ==, TS_CLOSED);
+    /* A stray segment 61 s later finds both ends closed. */
+    seg_at(&f, 61000 * MS, S, ACK, SISN + 2, CISN + 2, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_TIME_WAIT_ENDED);
+    assert_prev(&f, "CLOSED", "CLOSED");
+    assert_phase(&f, "Closed", 0);
+    assert_note(&f, TS_NOTE_AFTER_CLOSE);
+}
+
+static void test_capture_starting_mid_connection_guesses_roles_from_ports(void)
+{
+    fixture f;
+    ts_segment s = {0};
+    start(&f);
+    /* First captured segment: data from port 443 to an ephemeral port. */
+    s.time_ns = f.now;
+    s.seq = 9000;
+    s.ack = 7000;
+    s.payload_len = 100;
+    s.flags = ACK | PSH;
+    s.src_port = 443;
+    s.dst_port = 50123;
+    s.id = 1;
+    ts_conn_step(&f.conn, &s, &f.a, NULL);
+    g_assert_cmpuint(f.a.sender, ==, TS_SERVER);
+    assert_note(&f, TS_NOTE_ROLES_GUESSED);
+    assert_note(&f, TS_NOTE_STATES_ASSUMED);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    /* The client closes: the states move from the assumption. */
+    s.from_b = 1;
+    s.seq = 7000;
+    s.ack = 9100;
+    s.payload_len = 0;
+    s.flags = FIN | ACK;
+    s.src_port = 50123;
+    s.dst_port = 443;
+    s.id = 2;
+    ts_conn_step(&f.conn, &s, &f.a, NULL);
+    g_assert_cmpuint(f.a.sender, ==, TS_CLIENT);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_note(&f, TS_NOTE_ROLES_GUESSED);
+}
+
+static void test_capture_of_one_direction_infers_the_missing_handshake_reply(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    /* The SYN-ACK is not in the capture; the client's ACK proves it came. */
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_prev(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_note(&f, TS_NOTE_STATES_ASSUMED);
+    assert_phase(&f, "Handshake", 3);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 50);
+    assert_note(&f, TS_NOTE_STATES_ASSUMED);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    g_assert_cmpuint(ts_conn_correctable_since(&f.conn), ==, UINT32_MAX);
+}
+
+/* ---- hindsight: segments that never arrived ------------------------------------------ */
+
+static void test_lost_syn_is_corrected_by_its_retransmission(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED"); /* best knowledge so far */
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    assert_note(&f, TS_NOTE_RETRANSMISSION);
+    assert_note(&f, TS_NOTE_CORRECTS);
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.since_id, ==, 1);
+    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "LISTEN");
+    assert_prev(&f, "SYN-SENT", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_phase(&f, "Handshake", 1);
+}
+
+static void test_lost_synack_is_corrected_when_the_client_sends_its_syn_again(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix.since_id, ==, 2);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "SYN-SENT");
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.prev[TS_CLIENT]), ==, "SYN-SENT");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_note(&f, TS_NOTE_RETRANSMISSION);
+    /* The first SYN-ACK never arrived: this one makes the client ESTABLISHED. */
+    assert_prev(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
+static void test_lost_fin_is_corrected_by_its_retransmission(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg_at(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED);
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "ESTABLISHED");
+    assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 1);
+}
+
+static void test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answers(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0); /* id 7: lost */
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);
+    g_assert_true(f.fix.valid);
+    g_assert_cmpuint(f.fix.since_id, ==, 7);
+    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "LAST-ACK");
+    assert_prev(&f, "TIME-WAIT", "LAST-ACK");
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_prev(&f, "TIME-WAIT", "LAST-ACK");
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+}
+
+/* The second pass feeds what the first learnt: the same capture, no corrections. */
+static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    seg_at(&f, MS, C, ACK, CISN + 2, SISN + 2, 0, TS_LOST);
+    assert_note(&f, TS_NOTE_NOT_RECEIVED);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);
+    g_assert_false(f.fix.valid);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+
+    start(&f);
+    seg_at(&f, MS, C, SYN, CISN, 0, 0, TS_NO_LISTENER);
+    assert_prev(&f, "CLOSED", "CLOSED");
+    assert_states(&f, "SYN-SENT", "CLOSED");
+    seg(&f, S, RST | ACK, 0, CISN + 1, 0);
+    g_assert_false(f.fix.valid);
+    assert_note(&f, TS_NOTE_REFUSED);
+    assert_states(&f, "CLOSED", "CLOSED");
+
+    start(&f);
+    handshake(&f);
+    seg_at(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED_LATE);
+    assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);
+    g_assert_false(f.fix.valid);
+    assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
+    assert_states(&f, "CLOSING", "CLOSING");
+}
+
+/* ---- names ------------------------------------------------------------------------- */
+
+static void test_states_are_spelled_as_each_tool_prints_them(void)
+{
+    g_assert_cmpstr(ts_state_spelled(TS_SYN_RECEIVED, TS_SPELL_RFC9293), ==, "SYN-RECEIVED");
+    g_assert_cmpstr(ts_state_spelled(TS_SYN_RECEIVED, TS_SPELL_LINUX_SS), ==, "SYN-RECV");
+    g_assert_cmpstr(ts_state_spelled(TS_FIN_WAIT_2, TS_SPELL_LINUX_NETSTAT), ==, "FIN_WAIT2");
+    g_assert_cmpstr(ts_state_spelled(TS_SYN_RECEIVED, TS_SPELL_BSD_NETSTAT), ==, "SYN_RCVD");
+    g_assert_cmpstr(ts_state_spelled(TS_LISTEN, TS_SPELL_WINDOWS_NETSTAT), ==, "LISTENING");
+    g_assert_cmpstr(ts_state_spelled(TS_STATE_COUNT, TS_SPELL_RFC9293), ==, "?");
+    for (int s = 0; s < TS_STATE_COUNT; s++)
+        for (int k = 0; k < TS_SPELL_COUNT; k++)
+            g_assert_nonnull(ts_state_spelled((ts_state)s, (ts_spelling)k));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/core/handshake/three-way-moves-each-side-at-its-step",
+                    test_three_way_handshake_moves_each_side_at_its_step);
+    g_test_add_func("/core/handshake/simultaneous-open-syn-sent-to-syn-received",
+                    test_simultaneous_open_goes_syn_sent_to_syn_received);
+    g_test_add_func("/core/handshake/data-on-syn-tcp-fast-open", test_data_on_syn_is_accepted_like_tcp_fast_open);
+    g_test_add_func("/core/handshake/synack-wrong-ack-old-duplicate",
+                    test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing);
+    g_test_add_func("/core/retransmission/syn-and-fin-move-receiver-once",
+                    test_retransmitted_syn_and_fin_move_their_receiver_once);
+    g_test_add_func("/core/teardown/four-step-close", test_four_step_close_ends_client_time_wait_server_closed);
+    g_test_add_func("/core/teardown/fin-acking-our-fin-fin-wait-1-to-time-wait",
+                    test_fin_that_acks_our_fin_goes_fin_wait_1_to_time_wait);
+    g_test_add_func("/core/teardown/simultaneous-close-through-closing",
+                    test_simultaneous_close_goes_through_closing);
+    g_test_add_func("/core/teardown/half-close-data-flows-other-way", test_half_close_lets_data_flow_the_other_way);
+    g_test_add_func("/core/teardown/fin-carrying-data", test_fin_carrying_data_closes_after_the_data);
+    g_test_add_func("/core/teardown/data-after-fin-flagged", test_data_after_fin_is_flagged);
+    g_test_add_func("/core/teardown/fin-retransmitted-to-time-wait-restarts-2msl",
+                    test_fin_retransmitted_to_time_wait_restarts_2msl);
+    g_test_add_func("/core/data/keepalive-and-window-probe-no-transition",
+                    test_keepalive_and_window_probe_change_no_state);
+    g_test_add_func("/core/reset/rst-answering-syn-no-listener", test_rst_answering_syn_means_no_listener);
+    g_test_add_func("/core/reset/syn-sent-needs-ack-of-our-syn",
+                    test_rst_in_syn_sent_is_ignored_unless_it_acks_our_syn);
+    g_test_add_func("/core/reset/window-and-exact-sequence",
+                    test_rst_outside_window_is_ignored_and_inexact_earns_challenge);
+    g_test_add_func("/core/reset/syn-received-from-listen-returns-to-listen",
+                    test_rst_in_syn_received_from_listen_returns_to_listen);
+    g_test_add_func("/core/sequence/wraps-past-2-32", test_sequence_numbers_wrap_past_2_32);
+    g_test_add_func("/core/reuse/new-syn-after-close-new-connection",
+                    test_new_syn_on_same_ports_after_close_is_a_new_connection);
+    g_test_add_func("/core/reuse/syn-reopens-time-wait", test_syn_reaching_a_side_in_time_wait_reopens_it);
+    g_test_add_func("/core/time-wait/ends-after-configured-length",
+                    test_time_wait_ends_after_its_configured_length);
+    g_test_add_func("/core/partial/mid-connection-roles-from-ports",
+                    test_capture_starting_mid_connection_guesses_roles_from_ports);
+    g_test_add_func("/core/partial/one-direction-infers-handshake-reply",
+                    test_capture_of_one_direction_infers_the_missing_handshake_reply);
+    g_test_add_func("/core/hindsight/lost-syn", test_lost_syn_is_corrected_by_its_retransmission);
+    g_test_add_func("/core/hindsight/lost-synack", test_lost_synack_is_corrected_when_the_client_sends_its_syn_again);
+    g_test_add_func("/core/hindsight/lost-fin", test_lost_fin_is_corrected_by_its_retransmission);
+    g_test_add_func("/core/hindsight/lost-final-ack",
+                    test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answers);
+    g_test_add_func("/core/hindsight/delivery-flags-give-corrected-view",
+                    test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
+    g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
+    return g_test_run();
+}
