@@ -197,8 +197,18 @@ class Tracer:
         self._w("tracing_on", "1")
 
     def read(self):
+        """Return (text, raw): the trace as formatted text (fields, microsecond timestamps) and the same entries with
+        options/raw=1, whose context prints the timestamp in nanoseconds ("pid cpu ts_ns type: N")."""
+        self._w("tracing_on", "0")
         with open(os.path.join(self.dir, "trace")) as f:
-            return f.read()
+            text = f.read()
+        self._w("options/raw", "1")
+        try:
+            with open(os.path.join(self.dir, "trace")) as f:
+                raw = f.read()
+        finally:
+            self._w("options/raw", "0")
+        return text, raw
 
     def _remove(self):
         if not os.path.isdir(self.dir):
@@ -229,12 +239,20 @@ TRACE_RE = re.compile(
     r"saddrv6=(?P<saddr6>\S+) daddrv6=(?P<daddr6>\S+) oldstate=(?P<old>\S+) newstate=(?P<new>\S+)")
 
 
-def parse_trace(text, offset_ns):
+RAW_RE = re.compile(r"^\s*(-?\d+) (\d+) (\d+) type: (\d+)")
+
+
+def parse_trace(text, offset_ns, raw=None):
     """Parse tracefs text output into event dicts with a CLOCK_REALTIME `ts` (ns).
 
-    The text format prints the mono timestamp with microsecond resolution (truncated): an event's true time is in
-    [ts, ts + 1 us)."""
+    The text format prints the mono timestamp rounded to microseconds.  When `raw` (the same buffer
+    read with options/raw=1) is given, the nanosecond timestamps are taken from it: both listings enumerate the same
+    entries in the same order, which is checked against the truncated microseconds."""
     events = []
+    raw_ts = None
+    if raw is not None:
+        raw_ts = [int(m.group(3)) for m in map(RAW_RE.match, raw.splitlines()) if m]
+    n = 0
     for line in text.splitlines():
         if line.startswith("#"):
             continue
@@ -245,6 +263,11 @@ def parse_trace(text, offset_ns):
             continue
         sec, frac = m["ts"].split(".")
         mono_ns = int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+        if raw_ts is not None:
+            if n >= len(raw_ts) or not -500 <= raw_ts[n] - mono_ns < 500:  # text rounds to the nearest us
+                raise RuntimeError("raw and formatted trace listings do not line up")
+            mono_ns = raw_ts[n]
+        n += 1
         events.append({
             "ts": mono_ns + offset_ns,
             "family": m["family"],

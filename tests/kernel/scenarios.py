@@ -199,9 +199,11 @@ class Ctx:
 SCENARIOS = {}
 
 
-def scenario(name, sport, cport, family=socket.AF_INET, snaplen=262144, capture_late=False, doc=""):
+def scenario(name, sport, cport, family=socket.AF_INET, snaplen=262144, capture_late=False, doc="", verify=None):
+    """Register a scenario.  `verify(events, sport, cport)` may reject a recording whose kernel events show that the
+    intended sequence did not happen (e.g. a race went the other way)."""
     def deco(fn):
-        SCENARIOS[name] = dict(fn=fn, sport=sport, cport=cport, family=family, snaplen=snaplen,
+        SCENARIOS[name] = dict(fn=fn, sport=sport, cport=cport, family=family, snaplen=snaplen, verify=verify,
                                capture_late=capture_late, doc=doc or (fn.__doc__ or "").strip().splitlines()[0])
         return fn
     return deco
@@ -487,37 +489,40 @@ def sc_lost_final_ack(ctx):
     ctx.ss("after FIN retransmission")
 
 
+def _both_syn_recv(events, sport, cport):
+    got = {(e["sport"], e["dport"]) for e in events if e["old"] == "SYN_SENT" and e["new"] == "SYN_RECV"}
+    if got != {(sport, cport), (cport, sport)}:
+        raise ScenarioError(f"the SYNs did not cross (SYN_SENT->SYN_RECV logged for {sorted(got)})")
+
+
 @scenario("simultaneous-open", 9014, 40014, doc="both sides connect() to each other; both SYNs are dropped "
-          "once so the retransmissions cross")
+          "once so the retransmissions cross", verify=_both_syn_recv)
 def sc_simultaneous_open(ctx):
-    """Two sockets bound to fixed ports connect() to each other.  Both first SYNs are dropped at input; their
-    retransmissions fire from timers armed on the same CPU within the same timer-wheel slot, so both SYNs are
-    transmitted before either is processed (loopback delivery is deferred to the NET_RX softirq): both sides go
-    SYN-SENT -> SYN-RECEIVED -> ESTABLISHED."""
-    os.sched_setaffinity(0, {0})
-    try:
-        a = ctx.client()                 # the client: its SYN goes first
-        b = ctx.client(port=ctx.sport)   # the "server" side, port sport
-        d1 = ctx.drop("client", truth.SYN | truth.ACK, truth.SYN)
-        d2 = ctx.drop("server", truth.SYN | truth.ACK, truth.SYN)
-        ctx.connect_nb(a, port=ctx.sport)
-        ctx.connect_nb(b, port=ctx.cport)
-        ctx.sleep(0.3)
-        ctx.ss("both SYN-SENT")
-        ctx.undrop(d1, expect=1)
-        ctx.undrop(d2, expect=1)
-        ctx.sleep(1.2)
-        ctx.ss("established")
-        a.sendall(b"a")
-        assert b.recv(10) == b"a"
-        ctx.sleep(0.1)
-        a.close()
-        ctx.recv_eof(b)
-        b.close()
-        ctx.sleep(0.2)
-        ctx.ss("closed")
-    finally:
-        os.sched_setaffinity(0, set(range(os.cpu_count())))
+    """Two sockets bound to fixed ports connect() to each other (a few microseconds apart, which loopback cannot
+    cross by itself: the first SYN would meet a closed port).  Both first SYNs are dropped at the input hook; the
+    two SYN retransmission timers (1 s) then expire together (same CPU, same timer-wheel slot), so each side's
+    retransmitted SYN reaches the other while it is still SYN-SENT: both go SYN-SENT -> SYN-RECEIVED, both send
+    SYN-ACK, both become ESTABLISHED (RFC 9293 figure 8), then both ACK the other's SYN-ACK."""
+    a = ctx.client()                 # the client: its SYN goes first
+    b = ctx.client(port=ctx.sport)   # the "server" side, port sport
+    d1 = ctx.drop("client", truth.SYN | truth.ACK, truth.SYN)
+    d2 = ctx.drop("server", truth.SYN | truth.ACK, truth.SYN)
+    ctx.connect_nb(a, port=ctx.sport)
+    ctx.connect_nb(b, port=ctx.cport)
+    ctx.sleep(0.3)
+    ctx.ss("both SYN-SENT")
+    ctx.undrop(d1, expect=1)
+    ctx.undrop(d2, expect=1)
+    ctx.sleep(1.2)
+    ctx.ss("established")
+    a.sendall(b"a")
+    assert b.recv(10) == b"a"
+    ctx.sleep(0.1)
+    a.close()
+    ctx.recv_eof(b)
+    b.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
 
 
 @scenario("simultaneous-close", 9015, 40015, doc="both sides close at once: each first FIN is dropped at input "
@@ -596,26 +601,30 @@ def sc_tfo(ctx):
     ctx.ss("closed")
 
 
-@scenario("long-transfer", 9018, 40018, snaplen=96, doc="~256 KB from server to client (snaplen 96)")
+@scenario("long-transfer", 9018, 40018, snaplen=96, doc="~180 KB from server to client in 130 paced 1400-byte "
+          "writes (snaplen 96)")
 def sc_long(ctx):
-    """The server sends 256 KB in 16 KB writes; captured with snaplen 96 so the file stays small."""
+    """The server sends 130 x 1400 bytes with TCP_NODELAY, one write every 0.5 ms, so each write is its own segment
+    (lo has a 64 KB MTU and TSO: unpaced writes would be merged into 64 KB segments); captured with snaplen 96."""
     ls = ctx.listen()
     c = ctx.client()
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     ctx.connect(c)
     s = ctx.accept(ls)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     c.sendall(b"GET")
     assert s.recv(10) == b"GET"
-    total = 256 * 1024
+    n, size = 130, 1400
     got = {}
     t = threading.Thread(target=lambda: got.update(n=len(ctx.recv_eof(c, timeout=10))))
     t.start()
-    chunk = bytes(16 * 1024)
-    for _ in range(total // len(chunk)):
+    chunk = bytes(size)
+    for _ in range(n):
         s.sendall(chunk)
+        time.sleep(0.0005)
+    ctx.sleep(0.1)
     s.close()
     t.join()
-    if got.get("n") != total:
+    if got.get("n") != n * size:
         raise ScenarioError(f"received {got.get('n')} bytes")
     c.close()
     ctx.sleep(0.2)
@@ -730,12 +739,55 @@ def sc_syn_tw_server(ctx):
         ctx.ss(f"connection {i} closed")
 
 
-@scenario("rst-in-time-wait", 9024, 40024, doc="TIME-WAIT assassination: an old duplicate makes the TIME-WAIT "
-          "side send an ACK that the closed peer answers with RST")
+def _checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def inject_rst(src, dst, seq):
+    """Send a bare RST (IPv4) from src=(ip, port) to dst=(ip, port) through a raw socket.  Only the injected segment
+    is crafted; the sockets it hits are real."""
+    hdr = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, 0, 5 << 4, truth.RST, 0, 0, 0)
+    pseudo = socket.inet_aton(src[0]) + socket.inet_aton(dst[0]) + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(hdr))
+    hdr = hdr[:16] + struct.pack("!H", _checksum(pseudo + hdr)) + hdr[18:]
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    try:
+        r.sendto(hdr, (dst[0], 0))
+    finally:
+        r.close()
+
+
+@scenario("rst-in-time-wait", 9024, 40024, doc="TIME-WAIT assassination (RFC 1337): a late RST for the old "
+          "connection kills the client's TIME-WAIT (tcp_rfc1337=0)")
 def sc_rst_tw(ctx):
-    """Server closes first (server TIME-WAIT), client closes; then the client's final ACK is dropped at input
-    ... see below."""
-    raise ScenarioError("not implemented")
+    """Normal close (client first: client TIME-WAIT).  Then a RST with seq = the TIME-WAIT socket's RCV.NXT, as a
+    peer that lost its state would send, is injected from the server's address and port with a raw socket: with
+    net.ipv4.tcp_rfc1337=0 Linux kills the timewait socket (no tracepoint event), the client is CLOSED."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    ctx.sleep(0.1)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("client TIME-WAIT")
+    pk = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"] and p["flags"] & truth.FIN and p["src"][1] == ctx.sport]
+    if not pk:
+        raise ScenarioError("server FIN not captured yet")
+    inject_rst(ctx.server_ep, ctx.client_ep, (pk[-1]["seq"] + pk[-1]["plen"] + 1) & 0xFFFFFFFF)
+    ctx.sleep(0.1)
+    ctx.ss("after RST")
+    if ctx.ss_state(ctx.cport, ctx.sport):
+        raise ScenarioError("the TIME-WAIT socket survived the RST")
 
 
 @scenario("fin-with-data", 9025, 40025, doc="data and FIN in one segment (send then close at once)")
@@ -788,7 +840,7 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
             raise ScenarioError("the scenario never started the capture")
         ctx.capture.stop()
         # Ensure the event ring has everything (events are written synchronously; nothing to flush).
-        text = tracer.read()
+        text, rawtext = tracer.read()
         offset2, _ = kernlib.realtime_minus_monotonic_ns()
         if abs(offset2 - offset) > 50_000:
             print(f"  warning: realtime-monotonic offset moved by {(offset2 - offset) / 1000:.1f} us",
@@ -802,18 +854,20 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
             ctx.capture.stop()
         tracer.stop()
         ctx.nft.stop()
-    events = kernlib.parse_trace(text, offset)
+    events = kernlib.parse_trace(text, offset, rawtext)
     meta = {
         "scenario": name, "client": list(ctx.client_ep), "server": list(ctx.server_ep), "drops": ctx.drops,
         "snapshots": ctx.snapshots, "capture_start_ns": ctx.capture.start_ns, "capture_late": spec["capture_late"],
         "sysctl": dict(ctx.sysctl, **{"net.ipv4.tcp_rfc1337": kernlib.get_sysctl("net.ipv4.tcp_rfc1337")}),
         "clock_offset_ns": offset, "clock_uncertainty_ns": unc,
     }
-    raw = {"events": events, "meta": meta, "trace": text}
+    raw = {"events": events, "meta": meta, "trace": text, "trace_raw": rawtext}
     rawpath = os.path.join(outdir, f"{name}.raw.json")
     if keep_raw:
         with open(rawpath, "w") as f:
             json.dump(raw, f, indent=1)
+    if spec["verify"]:
+        spec["verify"](events, sport, cport)
     pkts = truth.read_pcap(ctx.pcap)
     try:
         rows, multi, report = truth.build_truth(pkts, events, meta)
@@ -856,6 +910,10 @@ def main(argv):
         print(f"SKIPPED: {reason}")
         return 77
     kernlib.install_handlers()
+    # Run everything on CPU 0: the sockets' timers are then armed on one CPU and loopback delivery happens in that
+    # CPU's softirq, which makes timer races (e.g. SYN and SYN-ACK retransmissions due in the same timer-wheel
+    # slot) resolve the same way on every run.
+    os.sched_setaffinity(0, {0})
     os.makedirs(outdir, exist_ok=True)
     names = a.only or [n for n in SCENARIOS if n not in SKIPPED_SCENARIOS]
     for n in names:

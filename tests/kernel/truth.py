@@ -4,7 +4,7 @@
 Inputs (produced by scenarios.py):
   * the pcap written by tcpdump on lo (nanosecond timestamps, CLOCK_REALTIME);
   * the events of the tracepoint sock:inet_sock_set_state (kernlib.parse_trace: `ts` already moved to
-    CLOCK_REALTIME by adding CLOCK_REALTIME - CLOCK_MONOTONIC; text output has microsecond resolution, truncated);
+    CLOCK_REALTIME by adding CLOCK_REALTIME - CLOCK_MONOTONIC; nanosecond resolution from the raw listing);
   * scenario metadata: client and server endpoints, the input-hook drops (time window + match + count from the
     nft counter), `ss` snapshots taken at quiet moments, sysctls.
 
@@ -86,8 +86,11 @@ STATES = ("CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WA
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 FLAG_BITS = {"fin": FIN, "syn": SYN, "rst": RST, "psh": PSH, "ack": ACK, "urg": URG}
 
-# Clock tolerance between an event (microsecond resolution, truncated; offset known to < 1 us) and captures.
-TOL_NS = 3_000
+# Clock tolerance between an event (nanosecond trace timestamps on CLOCK_MONOTONIC, moved to CLOCK_REALTIME with an
+# offset known to well under 1 us) and capture timestamps (CLOCK_REALTIME, taken when lo transmits the segment).
+# Receive-side events come ~5-20 us after the capture of their cause, send-side events ~5-40 us before the capture
+# of the segment they show, so 1 us keeps the order strict without being fooled by the offset's uncertainty.
+TOL_NS = 1_000
 # How long after the causing segment was captured its receive-side change may be logged.  Loopback delivery is
 # synchronous in softirq context (microseconds); 20 ms is generous and the predicates keep it unambiguous.
 RX_WINDOW_NS = 20_000_000
@@ -549,14 +552,14 @@ def describe(pkts, rows, events=None, meta=None):
             p = x
             arrow = "C->S" if p["sender"] == "client" else "S->C"
             r = truth[p["idx"]]
-            out.append(f"{p['idx']:4d} {t:11.3f}ms {arrow} {flag_str(p['flags']):13s} seq={p['seq']} ack={p['ack']} "
+            out.append(f"{p['idx']:4d} {t:12.4f}ms {arrow} {flag_str(p['flags']):13s} seq={p['seq']} ack={p['ack']} "
                        f"len={p['plen']}{' DROPPED@input' if p['dropped'] else ''}  => client {r[1]}, server {r[2]}"
                        + (f" [stream {r[3]}]" if r[3] else ""))
         else:
             e = x
             side = {(cport, sport): "client", (sport, cport): "server", (sport, 0): "listener"}.get(
                 (e["sport"], e["dport"]), f"other {e['sport']}->{e['dport']}")
-            out.append(f"     {t:11.3f}ms   event {side} {e['old']} -> {e['new']}")
+            out.append(f"     {t:12.4f}ms   event {side} {e['old']} -> {e['new']}")
     return "\n".join(out)
 
 
