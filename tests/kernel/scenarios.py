@@ -654,11 +654,13 @@ def sc_mid(ctx):
     ctx.ss("closed")
 
 
-@scenario("lost-final-handshake-ack", 9020, 40020, doc="the handshake's ACK is lost; the client's first data "
-          "completes the handshake")
+@scenario("lost-final-handshake-ack", 9020, 40020, doc="the handshake's ACK is lost; the server retransmits "
+          "its SYN-ACK after 1 s and the client's second ACK completes the handshake")
 def sc_lost_hs_ack(ctx):
-    """The client's ACK of the SYN-ACK is dropped at input: the client is ESTABLISHED, the server stays SYN-RECEIVED
-    until the client's first data segment (which carries the ACK) arrives."""
+    """The client's ACK of the SYN-ACK is dropped at input: the client is ESTABLISHED, the server's request socket
+    stays SYN-RECEIVED and retransmits its SYN-ACK after 1 s; the client ACKs it again, which completes the
+    handshake.  (If the client sent data before that, its data segment would complete the handshake and the loss
+    would leave no trace in the capture at all: nothing distinguishes it from a received ACK.)"""
     ls = ctx.listen()
     d = ctx.drop("client", truth.SYN | truth.FIN | truth.RST | truth.ACK | truth.PSH, truth.ACK)
     c = ctx.client()
@@ -666,8 +668,10 @@ def sc_lost_hs_ack(ctx):
     ctx.sleep(0.1)
     ctx.ss("final ACK lost")
     ctx.undrop(d, expect=1)
-    c.sendall(b"data")
+    ctx.sleep(1.2)
+    ctx.ss("SYN-ACK retransmitted")
     s = ctx.accept(ls)
+    c.sendall(b"data")
     assert s.recv(10) == b"data"
     ctx.sleep(0.1)
     c.close()
