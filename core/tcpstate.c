@@ -215,16 +215,34 @@ static void restore_receive_side(ts_endpoint *ep, const ts_endpoint *before)
 }
 
 static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_t state,
-                   uint8_t delivery, uint32_t since_id)
+                   uint8_t delivery, uint32_t segment_id, uint32_t since_id, bool prev_too)
 {
     out->notes |= TS_NOTE_CORRECTS;
     if (corr == NULL)
         return;
+    if (corr[0].valid)
+        corr++; /* one per side: the second slot is free */
     corr->valid = true;
+    corr->prev_too = prev_too;
     corr->role = (uint8_t)role;
     corr->state = state;
     corr->delivery = delivery;
+    corr->segment_id = segment_id;
     corr->since_id = since_id;
+}
+
+/* Did the peer's segment P cross our retransmission R rather than get lost?
+ * A retransmission timer that had run most of its course when P was captured
+ * fired before P could arrive; one that was young would have been stopped
+ * by P. "Most" is three quarters: P must arrive within the last quarter of the
+ * wait, which covers a round trip from the capture point for any RTO >= 3 RTT
+ * (RFC 6298 keeps RTO well above the RTT). */
+static bool crossed_retransmission(const ts_endpoint *sender, const ts_segment *retransmission,
+                                   const ts_segment *peer_segment)
+{
+    int64_t waited = retransmission->time_ns - sender->control_sent_ns;
+    int64_t since_peer = retransmission->time_ns - peer_segment->time_ns;
+    return sender->control_sent_ns != 0 && since_peer >= 0 && since_peer * 4 < waited;
 }
 
 /* Does seg send again the SYN or FIN that an earlier segment of the same
@@ -266,16 +284,32 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     int r = 1 - s;
     ts_pending *own = &conn->pending[s];
     ts_pending *peer = &conn->pending[r];
+    const ts_segment *last = &conn->last;
+
+    /* 5: a RST straight after new data from the peer, from a side that has
+     * sent its FIN (FIN-WAIT-1/2): its application had closed, the data reset
+     * it on arrival and the RST is the answer (RFC 1122 4.2.2.13; Linux resets
+     * in tcp_rcv_state_process or from the FIN-WAIT-2 timewait socket). The
+     * side was CLOSED from that data segment on. */
+    if (has(seg, TS_TH_RST) && conn->segments > 1 && last->from_b == r && last->payload_len > 0 &&
+        has(last, TS_TH_ACK) && seg->seq == last->ack &&
+        (conn->ep[s].state == TS_FIN_WAIT_1 || conn->ep[s].state == TS_FIN_WAIT_2)) {
+        conn->ep[s].state = TS_CLOSED;
+        report(corr, out, role_of(conn, s), TS_CLOSED, TS_RESET_BY_DATA, last->id, last->id, false);
+    }
 
     /* 1: our own SYN or FIN again, still unacknowledged: it never arrived. */
+    /* (A SYN-ACK after our bare SYN is the next step of a simultaneous open,
+     * not the same SYN again: a resend keeps its ACK flag.) */
     if (own->active && own->kind == PENDING_CONTROL &&
-        resends_control(seg, own->ctl_end, has(&own->seg, TS_TH_SYN))) {
+        resends_control(seg, own->ctl_end, has(&own->seg, TS_TH_SYN)) &&
+        has(seg, TS_TH_ACK) == has(&own->seg, TS_TH_ACK)) {
         uint8_t really = conn->ep[r].state; /* a deferred one was never applied */
         if (!own->deferred) {
             restore_receive_side(&conn->ep[r], &own->rx_before);
             really = own->state_before;
         }
-        report(corr, out, role_of(conn, r), really, TS_LOST, own->id);
+        report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
         own->active = 0;
     }
 
@@ -291,7 +325,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
             restore_receive_side(&conn->ep[s], &peer->rx_before);
             conn->ep[s].state = TS_CLOSED;
             conn->ep[s].passive = 0;
-            report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id);
+            report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id, peer->applied_id, true);
             peer->active = 0;
             return;
         }
@@ -302,34 +336,45 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         /* This side sends its own SYN or FIN again without acknowledging the
          * peer's: it waited a whole retransmission timeout and heard nothing,
          * so the peer's segment did not cross this one, it was lost. */
-        if (resends_own_control(&conn->ep[s], seg) &&
-            !(has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))) {
+        if (resends_own_control(&conn->ep[s], seg)) {
+            if (crossed_retransmission(&conn->ep[s], seg, &peer->seg))
+                return; /* crossed: it still arrived where it was captured */
             restore_receive_side(&conn->ep[s], &peer->rx_before);
-            report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id);
+            report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id,
+                   peer->applied_id, false);
             peer->active = 0;
             return;
         }
-        /* 2: this side had not seen it when it sent this segment. */
-        if ((has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST)) ||
-            (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK))) {
+        /* 2: this side sends a new SYN or FIN that does not acknowledge the
+         * peer's: it had not received it yet. Its state after the peer's
+         * segment is the state it sends from; the peer's segment arrives after
+         * (the simultaneous open and close of RFC 9293 figures 7 and 13). A
+         * mere ACK or data crossing it changes no state: the peer's segment
+         * keeps its place, each change belongs to the segment that caused it. */
+        if ((has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && !has(seg, TS_TH_RST)) {
             uint8_t really = peer->state_before;
+            bool was_no_listener = false;
             restore_receive_side(&conn->ep[s], &peer->rx_before);
             if (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK) && really == TS_LISTEN) {
                 /* A side that sends its own SYN was no listener: simultaneous open. */
                 really = TS_CLOSED;
+                was_no_listener = true;
                 conn->ep[s].state = TS_CLOSED;
                 conn->ep[s].passive = 0;
             }
-            report(corr, out, role_of(conn, s), really, TS_DELIVERED_LATE, peer->id);
+            report(corr, out, role_of(conn, s), really, TS_DELIVERED_LATE, peer->id, peer->applied_id,
+                   was_no_listener);
             peer->deferred = 1;
         }
         return;
     }
-    /* PENDING_ACK. 4: the receiver sends again what the ACK acknowledged. */
+    /* PENDING_ACK. 4: the receiver sends again what the ACK acknowledged, on
+     * its own timer: not as the answer it owes to a SYN or FIN it got again. */
     if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
-        (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))) {
+        (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && conn->ep[s].ack_due == ACK_DUE_NONE) {
         restore_receive_side(&conn->ep[s], &peer->rx_before);
-        report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id);
+        report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
+               false);
     }
     peer->active = 0; /* anything else from the receiver confirms it */
 }
@@ -373,6 +418,9 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
         if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
             ep->highest_ack = seg->ack;
     }
+
+    if (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))
+        ep->control_sent_ns = seg->time_ns;
 
     if (has(seg, TS_TH_SYN)) {
         if (seg->payload_len > 0)
@@ -733,7 +781,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
 
     memset(out, 0, sizeof *out);
     if (corr != NULL)
-        memset(corr, 0, sizeof *corr);
+        memset(corr, 0, sizeof(ts_correction) * TS_MAX_CORRECTIONS);
 
     expire_time_wait(conn, seg->time_ns, out);
     if (starts_new_incarnation(conn, s, seg))
@@ -774,6 +822,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         ts_endpoint before = conn->ep[s];
         receive_effects(conn, s, &late->seg, out);
         late->deferred = 0;
+        late->applied_id = seg->id;
         late->rx_before = before;
         late->state_before = before.state;
         if (late->state_before != conn->ep[s].state && has(&late->seg, TS_TH_FIN) &&
@@ -818,6 +867,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         p->deferred = 1;
         p->kind = PENDING_CONTROL;
         p->id = seg->id;
+        p->applied_id = seg->id;
         p->seg = *seg;
         p->seg.delivery = TS_DELIVERED;
         p->ctl_end = has(seg, TS_TH_FIN) ? fin_position(seg) + 1u : seg->seq + 1u;
@@ -825,6 +875,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         memset(p, 0, sizeof *p);
         p->active = 1;
         p->id = seg->id;
+        p->applied_id = seg->id;
         p->seg = *seg;
         p->rx_before = rx_before;
         p->state_before = rx_before.state;
@@ -839,6 +890,8 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         }
     }
     conn->seen_from |= (uint8_t)(1u << s);
+    conn->last = *seg;
+    conn->last.from_b = (uint8_t)s;
 
     /* Handshake check: the SYN-ACK and the third segment must acknowledge the
      * peer's ISN + 1 (RFC 9293 3.5). */

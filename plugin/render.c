@@ -222,6 +222,8 @@ static const char *delivery_text(uint8_t delivery)
         return "late";
     case TS_NO_LISTENER:
         return "no listener";
+    case TS_RESET_BY_DATA:
+        return "reset its receiver";
     default:
         return NULL;
     }
@@ -271,6 +273,12 @@ static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo,
         case TS_NO_LISTENER:
             expert_add_info_format(pinfo, item, &ei_corrects,
                                    "Corrects frame %u: no socket listened there; the %s was %s all along",
+                                   extra->corrects, who, spelled(extra->corrected_state));
+            break;
+        case TS_RESET_BY_DATA:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: its data reached a %s whose application had closed, "
+                                   "which was reset (%s) and answers with this RST",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         case TS_LOST:

@@ -223,25 +223,18 @@ static ts_conn_entry *entry_for(const ts_extracted *x)
 
 /* ---- corrections ---------------------------------------------------------------- */
 
-static void set_role_state(ts_frame_record *rec, uint8_t role, uint8_t state)
-{
-    uint8_t both = (uint8_t)(state << 4 | state);
-    if (role == TS_CLIENT)
-        rec->client = both;
-    else
-        rec->server = both;
-}
-
-/* Rewrite what the frames since corr->since_id said of the corrected side. */
+/* Rewrite what the frames since corr->since_id said of the corrected side:
+ * its state after each of them (and before them, but for since_id itself
+ * unless prev_too: a side that was right before a segment stays right). */
 static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, uint32_t frame)
 {
     ts_frame_extra *here = extra_for(frame);
-    here->corrects = corr->since_id;
+    here->corrects = corr->segment_id;
     here->corrected_role = corr->role;
     here->corrected_state = corr->state;
     here->correction_kind = corr->delivery;
 
-    ts_frame_extra *there = extra_for(corr->since_id);
+    ts_frame_extra *there = extra_for(corr->segment_id);
     there->corrected_by = frame;
     if (corr->delivery == TS_LOST || there->delivery == 0)
         there->delivery = corr->delivery;
@@ -250,8 +243,12 @@ static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, ui
         return;
     for (guint i = 0; i < entry->patchable->len; i++) {
         guint32 f = g_array_index(entry->patchable, guint32, i);
-        if (f >= corr->since_id && f < frame)
-            set_role_state(record_slot(f, TRUE), corr->role, corr->state);
+        if (f < corr->since_id || f >= frame)
+            continue;
+        ts_frame_record *rec = record_slot(f, TRUE);
+        uint8_t *side = corr->role == TS_CLIENT ? &rec->client : &rec->server;
+        uint8_t prev = (f == corr->since_id && !corr->prev_too) ? ts_rec_prev(*side) : corr->state;
+        *side = (uint8_t)(prev << 4 | corr->state);
     }
 }
 
@@ -325,9 +322,9 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
     seg.from_b = sent_by_a(entry, x) ? 0 : 1;
 
     ts_annotation a;
-    ts_correction corr;
+    ts_correction corr[TS_MAX_CORRECTIONS];
     gboolean was_finished = ts_conn_finished(entry->core);
-    ts_conn_step(entry->core, &seg, &a, &corr);
+    ts_conn_step(entry->core, &seg, &a, corr);
     if (entry->core->incarnation != entry->incarnations) {
         /* Roles are fixed per connection: name each end by its role. */
         ts_role sender = ts_conn_role_of(entry->core, seg.from_b);
@@ -369,8 +366,9 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
         extra->held_ns[0] = held[0];
         extra->held_ns[1] = held[1];
     }
-    if (corr.valid)
-        apply_correction(entry, &corr, frame);
+    for (int i = 0; i < TS_MAX_CORRECTIONS; i++)
+        if (corr[i].valid)
+            apply_correction(entry, &corr[i], frame);
     track_patchable(entry, frame);
 
     if (!was_finished && ts_conn_finished(entry->core)) {

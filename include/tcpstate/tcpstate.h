@@ -76,7 +76,9 @@ typedef enum ts_delivery {
     TS_LOST,               /* never reached the receiver */
     TS_DELIVERED_LATE,     /* crossed the receiver's next segment: it arrived
                               after the receiver had sent that segment */
-    TS_NO_LISTENER         /* reached a port with no socket (answered by RST) */
+    TS_NO_LISTENER,        /* reached a port with no socket (answered by RST) */
+    TS_RESET_BY_DATA       /* new data reached a side whose application had closed:
+                              it was reset on arrival (RFC 1122 4.2.2.13) */
 } ts_delivery;
 
 /* One captured TCP segment. */
@@ -136,15 +138,20 @@ typedef struct ts_annotation {
 } ts_annotation;
 
 /* A correction: single-pass evidence that an earlier segment did not do what
- * the annotation said. Segments with ids >= since_id (of this connection) showed
- * side `role` in the wrong state; it was `state` all along, until this segment. */
+ * the annotation said. From segment since_id on (its state after; also its
+ * state before when prev_too), until this segment, side `role` was `state`. */
 typedef struct ts_correction {
     bool     valid;
-    uint8_t  role;     /* ts_role whose state was wrong */
-    uint8_t  state;    /* ts_state it really was */
-    uint8_t  delivery; /* what really happened to segment since_id (ts_delivery) */
-    uint32_t since_id; /* the segment that was wrongly taken as delivered */
+    bool     prev_too;   /* since_id's state before was wrong as well */
+    uint8_t  role;       /* ts_role whose state was wrong */
+    uint8_t  state;      /* ts_state it really was */
+    uint8_t  delivery;   /* what really happened to segment_id (ts_delivery) */
+    uint32_t segment_id; /* the segment whose arrival was misjudged */
+    uint32_t since_id;   /* the first segment whose annotation was wrong */
 } ts_correction;
+
+/* At most one correction per side per segment. */
+#define TS_MAX_CORRECTIONS 2
 
 typedef struct ts_config {
     int64_t time_wait_ns; /* how long TIME-WAIT lasts (Linux 60 s, RFC 9293 2*MSL = 240 s) */
@@ -168,6 +175,7 @@ typedef struct ts_endpoint {
     uint32_t highest_ack;    /* highest ack we have sent */
     uint32_t window;         /* last window we advertised */
     int64_t  time_wait_end_ns;
+    int64_t  control_sent_ns; /* when we last sent a SYN or FIN */
 } ts_endpoint;
 
 /* A receive whose effect on its receiver is not yet confirmed by the receiver's
@@ -178,6 +186,7 @@ typedef struct ts_pending {
     uint8_t  state_before;   /* receiver's state before it */
     uint8_t  deferred;       /* taken back, to be applied after the receiver's next segment */
     uint32_t id;
+    uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
     uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
     uint32_t acked_ctl;      /* for a bare ACK: the peer control it acknowledged */
     ts_endpoint rx_before;   /* receiver before it, to take it back */
@@ -200,6 +209,7 @@ typedef struct ts_conn {
     uint32_t    bad_synack_ack; /* ack of the last unacceptable SYN-ACK (figure 8) */
     uint32_t    incarnation;  /* connections so far on these ports */
     uint32_t    segments;
+    ts_segment  last;         /* the previous segment (for a RST that answers it) */
 } ts_conn;
 
 /* Start a connection. */
@@ -210,10 +220,11 @@ void ts_conn_init(ts_conn *conn, const ts_config *config);
  * side in TIME-WAIT, until time_wait_end_ns). Call right after ts_conn_init. */
 void ts_conn_inherit(ts_conn *conn, int endpoint, ts_state state, int64_t time_wait_end_ns);
 
-/* Feed one segment. Writes its annotation; if the segment is evidence that an
- * earlier one was wrongly taken as delivered, fills *correction (may be NULL). */
+/* Feed one segment. Writes its annotation; if the segment is evidence that
+ * earlier ones were misjudged, fills corrections (an array of
+ * TS_MAX_CORRECTIONS, or NULL): unused entries have valid == false. */
 void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out,
-                  ts_correction *correction);
+                  ts_correction *corrections);
 
 /* The oldest segment id a later ts_conn_step may still correct, or UINT32_MAX
  * if none: callers keep what they need to patch back to this id, no further. */

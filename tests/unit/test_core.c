@@ -22,7 +22,7 @@ enum { C = 0, S = 1 }; /* from_b: the client sends first, so it is endpoint A */
 typedef struct fixture {
     ts_conn conn;
     ts_annotation a;
-    ts_correction fix;
+    ts_correction fix[TS_MAX_CORRECTIONS];
     uint32_t id;
     int64_t now;
 } fixture;
@@ -52,7 +52,7 @@ static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t s
     s.dst_port = from == C ? 8888 : 51000;
     s.from_b = (uint8_t)from;
     s.delivery = delivery;
-    ts_conn_step(&f->conn, &s, &f->a, &f->fix);
+    ts_conn_step(&f->conn, &s, &f->a, f->fix);
 }
 
 static void seg(fixture *f, int from, unsigned flags, uint32_t seq, uint32_t ack, uint32_t len)
@@ -132,8 +132,8 @@ static void test_simultaneous_open_goes_syn_sent_to_syn_received(void)
     assert_states(&f, "SYN-RECEIVED", "SYN-RECEIVED");
     assert_note(&f, TS_NOTE_SIMULTANEOUS_OPEN);
     assert_note(&f, TS_NOTE_CORRECTS);
-    g_assert_cmpuint(f.fix.since_id, ==, 1);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "CLOSED");
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSED");
 
     seg(&f, C, SYN | ACK, CISN, SISN + 1, 0);
     assert_phase(&f, "Handshake", 3);
@@ -203,9 +203,9 @@ static void test_retransmitted_syn_and_fin_move_their_receiver_once(void)
     assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
     seg_at(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED);
     assert_note(&f, TS_NOTE_RETRANSMISSION);
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.since_id, ==, 7);
-    g_assert_cmpuint(f.fix.role, ==, TS_CLIENT);
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 7);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
     assert_prev(&f, "FIN-WAIT-1", "CLOSE-WAIT");
     assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
     assert_phase(&f, "Teardown", 1);
@@ -264,8 +264,8 @@ static void test_simultaneous_close_goes_through_closing(void)
     seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);
     assert_note(&f, TS_NOTE_SIMULTANEOUS_CLOSE);
     assert_note(&f, TS_NOTE_CORRECTS);
-    g_assert_cmpuint(f.fix.delivery, ==, TS_DELIVERED_LATE);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "ESTABLISHED");
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_DELIVERED_LATE);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
     assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
     assert_states(&f, "CLOSING", "CLOSING");
     assert_phase(&f, "Teardown", 3);
@@ -375,11 +375,11 @@ static void test_rst_answering_syn_means_no_listener(void)
     assert_prev(&f, "SYN-SENT", "CLOSED");
     assert_states(&f, "CLOSED", "CLOSED");
     /* The correction: the server was CLOSED (no listener) since the SYN. */
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
-    g_assert_cmpuint(f.fix.delivery, ==, TS_NO_LISTENER);
-    g_assert_cmpuint(f.fix.since_id, ==, 1);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "CLOSED");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_NO_LISTENER);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSED");
 }
 
 static void test_rst_in_syn_sent_is_ignored_unless_it_acks_our_syn(void)
@@ -569,11 +569,11 @@ static void test_lost_syn_is_corrected_by_its_retransmission(void)
     seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
     assert_note(&f, TS_NOTE_RETRANSMISSION);
     assert_note(&f, TS_NOTE_CORRECTS);
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.since_id, ==, 1);
-    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
-    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "LISTEN");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
     assert_prev(&f, "SYN-SENT", "LISTEN");
     assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
     assert_phase(&f, "Handshake", 1);
@@ -587,10 +587,10 @@ static void test_lost_synack_is_corrected_when_the_client_sends_its_syn_again(vo
     seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
     assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
     seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.role, ==, TS_CLIENT);
-    g_assert_cmpuint(f.fix.since_id, ==, 2);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "SYN-SENT");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 2);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "SYN-SENT");
     g_assert_cmpstr(ts_state_name((ts_state)f.a.prev[TS_CLIENT]), ==, "SYN-SENT");
     seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
     assert_note(&f, TS_NOTE_RETRANSMISSION);
@@ -608,9 +608,9 @@ static void test_lost_fin_is_corrected_by_its_retransmission(void)
     handshake(&f);
     seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
     seg_at(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED);
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "ESTABLISHED");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
     assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
     assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
     assert_phase(&f, "Teardown", 1);
@@ -627,11 +627,11 @@ static void test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answer
     seg(&f, C, ACK, CISN + 2, SISN + 2, 0); /* id 7: lost */
     assert_states(&f, "TIME-WAIT", "CLOSED");
     seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);
-    g_assert_true(f.fix.valid);
-    g_assert_cmpuint(f.fix.since_id, ==, 7);
-    g_assert_cmpuint(f.fix.role, ==, TS_SERVER);
-    g_assert_cmpuint(f.fix.delivery, ==, TS_LOST);
-    g_assert_cmpstr(ts_state_name((ts_state)f.fix.state), ==, "LAST-ACK");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 7);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LAST-ACK");
     assert_prev(&f, "TIME-WAIT", "LAST-ACK");
     assert_states(&f, "TIME-WAIT", "LAST-ACK");
     seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
@@ -652,7 +652,7 @@ static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(
     assert_note(&f, TS_NOTE_NOT_RECEIVED);
     assert_states(&f, "TIME-WAIT", "LAST-ACK");
     seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);
-    g_assert_false(f.fix.valid);
+    g_assert_false(f.fix[0].valid);
     assert_states(&f, "TIME-WAIT", "LAST-ACK");
 
     start(&f);
@@ -660,7 +660,7 @@ static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(
     assert_prev(&f, "CLOSED", "CLOSED");
     assert_states(&f, "SYN-SENT", "CLOSED");
     seg(&f, S, RST | ACK, 0, CISN + 1, 0);
-    g_assert_false(f.fix.valid);
+    g_assert_false(f.fix[0].valid);
     assert_note(&f, TS_NOTE_REFUSED);
     assert_states(&f, "CLOSED", "CLOSED");
 
@@ -669,7 +669,7 @@ static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(
     seg_at(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED_LATE);
     assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
     seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);
-    g_assert_false(f.fix.valid);
+    g_assert_false(f.fix[0].valid);
     assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
     assert_states(&f, "CLOSING", "CLOSING");
 }
