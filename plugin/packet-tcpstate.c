@@ -63,6 +63,7 @@ static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     rec = ts_store_record(pinfo->num);
     if (rec == NULL)
         return 0;
+    ts_stats_queue(pinfo, rec); /* every pass: with -2 taps run in the second only */
     if (tree != NULL)
         ts_render(tvb, pinfo, tree, pinfo->num, rec);
     return tvb_captured_length(tvb);
@@ -72,6 +73,7 @@ static void proto_register_tcpstate(void)
 {
     proto_tcpstate = proto_register_protocol("TCP Connection State", "TCPSTATE", "tcpstate");
     ts_render_register(proto_tcpstate);
+    ts_conn_register(proto_tcpstate);
 
     module_t *prefs = prefs_register_protocol(proto_tcpstate, NULL);
     prefs_register_enum_preference(prefs, "spelling", "Spell states as",
@@ -107,4 +109,5 @@ void plugin_register(void)
     plugin.register_protoinfo = proto_register_tcpstate;
     plugin.register_handoff = proto_reg_handoff_tcpstate;
     proto_register_plugin(&plugin);
+    ts_stats_register_plugin();
 }

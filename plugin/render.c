@@ -267,6 +267,13 @@ static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo,
     proto_item *item;
     if (extra->corrects != 0) {
         const char *who = extra->corrected_role == TS_CLIENT ? "client" : "server";
+        /* One item per frame whose annotation this segment rewrote. */
+        guint n = extra->rewritten ? extra->rewritten->len : 0;
+        for (guint i = 0; i < n; i++) {
+            guint32 f = g_array_index(extra->rewritten, guint32, i);
+            if (f != extra->corrects)
+                proto_item_set_generated(proto_tree_add_uint(tree, hf_corrects, tvb, 0, 0, f));
+        }
         item = proto_tree_add_uint(tree, hf_corrects, tvb, 0, 0, extra->corrects);
         proto_item_set_generated(item);
         switch (extra->correction_kind) {
@@ -459,4 +466,5 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         add_notes(st, tvb, pinfo, top, notes);
         add_corrections(st, tvb, pinfo, extra);
     }
+    ts_conn_render(st, tvb, rec); /* conn.c: tcpstate.conn.* */
 }

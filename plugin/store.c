@@ -26,10 +26,18 @@ static GHashTable *last_on_ports; /* 4-tuple key -> stream + 1 of its latest con
 static GArray     *closing;       /* streams whose ends are both closed, in order */
 static guint       closing_head;
 
+static void free_extra(gpointer data)
+{
+    ts_frame_extra *extra = (ts_frame_extra *)data;
+    if (extra->rewritten != NULL)
+        g_array_free(extra->rewritten, TRUE);
+    g_free(extra);
+}
+
 void ts_store_init(void)
 {
     record_chunks = g_ptr_array_new_with_free_func(g_free);
-    extras = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    extras = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_extra);
     conns = g_array_new(FALSE, TRUE, sizeof(ts_conn_entry));
     last_on_ports = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
                                           (GDestroyNotify)g_bytes_unref, NULL);
@@ -239,11 +247,20 @@ static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, ui
     if (corr->delivery == TS_LOST || there->delivery == 0)
         there->delivery = corr->delivery;
 
-    if (!ts_pref_hindsight || entry->patchable == NULL)
+    if (entry->patchable == NULL)
         return;
+    if (here->rewritten == NULL)
+        here->rewritten = g_array_new(FALSE, FALSE, sizeof(guint32));
     for (guint i = 0; i < entry->patchable->len; i++) {
         guint32 f = g_array_index(entry->patchable, guint32, i);
         if (f < corr->since_id || f >= frame)
+            continue;
+        gboolean listed = FALSE;
+        for (guint j = 0; j < here->rewritten->len; j++)
+            listed |= g_array_index(here->rewritten, guint32, j) == f;
+        if (!listed)
+            g_array_append_val(here->rewritten, f);
+        if (!ts_pref_hindsight)
             continue;
         ts_frame_record *rec = record_slot(f, TRUE);
         uint8_t *side = corr->role == TS_CLIENT ? &rec->client : &rec->server;
@@ -325,6 +342,7 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
     ts_correction corr[TS_MAX_CORRECTIONS];
     gboolean was_finished = ts_conn_finished(entry->core);
     ts_conn_step(entry->core, &seg, &a, corr);
+    ts_summary_update(&entry->summary, &seg, &a); /* conn.c */
     if (entry->core->incarnation != entry->incarnations) {
         /* Roles are fixed per connection: name each end by its role. */
         ts_role sender = ts_conn_role_of(entry->core, seg.from_b);

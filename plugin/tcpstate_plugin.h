@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "tcpstate/tcpstate.h"
+#include "tcpstate/conn_summary.h"
 
 /* Wireshark API differences this source bridges (3.6 .. 4.4). */
 #include <ws_version.h>
@@ -48,7 +49,8 @@ typedef struct ts_frame_record {
 typedef struct ts_frame_extra {
     uint32_t notes;          /* TS_NOTE_* */
     uint32_t expected_ack;   /* handshake check */
-    uint32_t corrects;       /* frame whose annotation this segment corrected */
+    uint32_t corrects;       /* the frame whose arrival this segment showed misjudged */
+    GArray  *rewritten;      /* guint32 frames whose annotation this segment corrected */
     uint32_t corrected_by;   /* frame that showed this one's annotation was wrong */
     uint8_t  delivery;       /* ts_delivery learnt in hindsight */
     uint8_t  corrected_role; /* whose state was wrong (with corrects) */
@@ -69,6 +71,7 @@ typedef struct ts_conn_entry {
     uint32_t incarnations;
     int64_t  entered_ns[2];  /* by role: when the current state began */
     uint8_t  last_state[2];  /* by role: as of the last segment */
+    ts_summary summary;      /* conn.c: Zeek conn_state/history, who closed first... */
 } ts_conn_entry;
 
 /* A segment as read from the TCP fields of one frame. */
@@ -112,5 +115,12 @@ static inline uint8_t ts_rec_step(const ts_frame_record *r) { return (r->shape >
 void ts_render_register(int proto);
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame,
                const ts_frame_record *rec);
+
+/* ---- conn.c, stats.c: connection summary fields, stats tree ----------------- */
+void ts_conn_register(int proto); /* also registers the "tcpstate" tap */
+void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec);
+void ts_stats_register_tap(void);
+void ts_stats_register_plugin(void);
+void ts_stats_queue(packet_info *pinfo, const ts_frame_record *rec);
 
 #endif /* TCPSTATE_PLUGIN_H */

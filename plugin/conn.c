@@ -1,0 +1,136 @@
+/*
+ * Connection summary fields (tcpstate.conn.*) on every segment of a
+ * connection, drawn from the ts_summary kept in its ts_conn_entry.
+ *
+ * store.c feeds the summary on the first pass (ts_summary_update right after
+ * the core step). On the first pass a segment therefore shows the connection
+ * "so far" (as of that segment); on every later dissection (tshark -2, GUI
+ * clicks) the summary is complete and every segment shows the final values.
+ */
+#include "tcpstate_plugin.h"
+
+#include <epan/proto.h>
+#include <epan/tap.h>
+
+static int hf_conn = -1;
+static int hf_conn_state = -1;
+static int hf_conn_history = -1;
+static int hf_conn_originator = -1;
+static int hf_conn_closed_first = -1;
+static int hf_conn_open_frame = -1;
+static int hf_conn_established_frame = -1;
+static int hf_conn_close_frame = -1;
+static int hf_conn_handshake_rtt = -1;
+static int hf_conn_time_wait_end = -1;
+static int hf_conn_final_client = -1;
+static int hf_conn_final_server = -1;
+static gint ett_conn = -1;
+
+void ts_conn_register(int proto)
+{
+    static hf_register_info hf[] = {
+        {&hf_conn, {"Connection", "tcpstate.conn", FT_NONE, BASE_NONE, NULL, 0x0,
+                    "What the whole connection did (final in two-pass dissection, so far in one pass)", HFILL}},
+        {&hf_conn_state, {"Zeek conn_state", "tcpstate.conn.state", FT_STRING, BASE_NONE, NULL, 0x0,
+                          "Outcome as Zeek's conn.log conn_state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH",
+                          HFILL}},
+        {&hf_conn_history, {"Zeek history", "tcpstate.conn.history", FT_STRING, BASE_NONE, NULL, 0x0,
+                            "Zeek's conn.log history letters (upper case: originator; lower case: responder)",
+                            HFILL}},
+        {&hf_conn_originator, {"Zeek originator", "tcpstate.conn.originator", FT_STRING, BASE_NONE, NULL, 0x0,
+                               "Which end Zeek calls the originator: client or server", HFILL}},
+        {&hf_conn_closed_first, {"Closed first", "tcpstate.conn.closed_first", FT_STRING, BASE_NONE, NULL, 0x0,
+                                 "Who sent the first FIN or RST: client, server, or both (the FINs crossed)",
+                                 HFILL}},
+        {&hf_conn_open_frame, {"Opened in frame", "tcpstate.conn.open_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0,
+                               "The connection's first segment (its SYN when captured)", HFILL}},
+        {&hf_conn_established_frame, {"Established in frame", "tcpstate.conn.established_frame", FT_FRAMENUM,
+                                      BASE_NONE, NULL, 0x0,
+                                      "The segment after which both ends were ESTABLISHED (or later)", HFILL}},
+        {&hf_conn_close_frame, {"Closed in frame", "tcpstate.conn.close_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0,
+                                "The segment after which both ends were closed (CLOSED or TIME-WAIT)", HFILL}},
+        {&hf_conn_handshake_rtt, {"Handshake RTT", "tcpstate.conn.handshake_rtt", FT_RELATIVE_TIME, BASE_NONE,
+                                  NULL, 0x0, "From the first SYN to the segment that completed the handshake",
+                                  HFILL}},
+        {&hf_conn_time_wait_end, {"TIME-WAIT ends", "tcpstate.conn.time_wait_end", FT_ABSOLUTE_TIME,
+                                  ABSOLUTE_TIME_LOCAL, NULL, 0x0,
+                                  "When the side left in TIME-WAIT at the end of the connection leaves it", HFILL}},
+        {&hf_conn_final_client, {"Client final state", "tcpstate.conn.client_state", FT_STRING, BASE_NONE, NULL,
+                                 0x0, "RFC 9293 state of the client after the connection's last segment", HFILL}},
+        {&hf_conn_final_server, {"Server final state", "tcpstate.conn.server_state", FT_STRING, BASE_NONE, NULL,
+                                 0x0, "RFC 9293 state of the server after the connection's last segment", HFILL}},
+    };
+    static gint *ett[] = {&ett_conn};
+    proto_register_field_array(proto, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    ts_stats_register_tap();
+}
+
+static void ns_to_nstime(int64_t ns, nstime_t *t)
+{
+    t->secs = (time_t)(ns / 1000000000);
+    t->nsecs = (int)(ns % 1000000000);
+}
+
+void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec)
+{
+    const ts_conn_entry *conn = ts_store_conn(rec->conn);
+    if (conn == NULL || !conn->summary.started)
+        return;
+    const ts_summary *s = &conn->summary;
+    ts_conn_code code = ts_summary_conn_state(s);
+    const char *history = ts_summary_history(s);
+    proto_item *item;
+
+    proto_item *top = proto_tree_add_item(tree, hf_conn, tvb, 0, 0, ENC_NA);
+    proto_item_set_generated(top);
+    proto_item_append_text(top, ": %s%s%s, history %s%s", ts_conn_code_name(code),
+                           s->closed_first ? ", closed first by " : "",
+                           ts_closer_name((ts_closer)s->closed_first), history,
+                           s->history_truncated ? "..." : "");
+    proto_tree *ct = proto_item_add_subtree(top, ett_conn);
+
+    item = proto_tree_add_string_format_value(ct, hf_conn_state, tvb, 0, 0, ts_conn_code_name(code), "%s (%s)",
+                                              ts_conn_code_name(code), ts_conn_code_meaning(code));
+    proto_item_set_generated(item);
+    item = proto_tree_add_string(ct, hf_conn_history, tvb, 0, 0, history);
+    proto_item_set_generated(item);
+    item = proto_tree_add_string(ct, hf_conn_originator, tvb, 0, 0, ts_role_name((ts_role)s->orig_role));
+    proto_item_set_generated(item);
+    if (s->closed_first != TS_CLOSER_NONE) {
+        item = proto_tree_add_string(ct, hf_conn_closed_first, tvb, 0, 0, ts_closer_name((ts_closer)s->closed_first));
+        proto_item_set_generated(item);
+    }
+    item = proto_tree_add_uint(ct, hf_conn_open_frame, tvb, 0, 0, s->open_frame);
+    proto_item_set_generated(item);
+    if (s->established_frame != 0) {
+        item = proto_tree_add_uint(ct, hf_conn_established_frame, tvb, 0, 0, s->established_frame);
+        proto_item_set_generated(item);
+    }
+    if (s->close_frame != 0) {
+        item = proto_tree_add_uint(ct, hf_conn_close_frame, tvb, 0, 0, s->close_frame);
+        proto_item_set_generated(item);
+    }
+    if (s->handshake_rtt_ns >= 0) {
+        nstime_t rtt;
+        ns_to_nstime(s->handshake_rtt_ns, &rtt);
+        item = proto_tree_add_time(ct, hf_conn_handshake_rtt, tvb, 0, 0, &rtt);
+        proto_item_set_generated(item);
+    }
+    for (int role = 0; role < 2; role++) {
+        int hf = role == TS_CLIENT ? hf_conn_final_client : hf_conn_final_server;
+        item = proto_tree_add_string(ct, hf, tvb, 0, 0, ts_state_name((ts_state)s->final_state[role]));
+        proto_item_set_generated(item);
+    }
+    int64_t tw_end = ts_summary_time_wait_end(s);
+    if (tw_end != 0) {
+        nstime_t end;
+        ns_to_nstime(tw_end, &end);
+        item = proto_tree_add_time(ct, hf_conn_time_wait_end, tvb, 0, 0, &end);
+        proto_item_append_text(item, " (%s in TIME-WAIT)",
+                               s->time_wait_end_ns[TS_CLIENT] && s->time_wait_end_ns[TS_SERVER] ? "both sides"
+                               : s->time_wait_end_ns[TS_CLIENT]                                ? "client"
+                                                                                              : "server");
+        proto_item_set_generated(item);
+    }
+}
