@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README, on a fresh Debian 12 machine:
+#   ./run.sh walkthrough   install what is missing, build, print the annotated seed walkthrough
+#   ./run.sh test          install what is missing, build, run every test (CTest)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+what=${1:-}
+build=${TCPSTATE_BUILD:-$PWD/build}
+
+walkthrough_packages=(build-essential cmake pkg-config libglib2.0-dev wireshark-dev tshark util-linux)
+test_packages=("${walkthrough_packages[@]}" python3 tcpdump nftables iproute2 clang libclang-rt-14-dev valgrind
+               xvfb xauth wireshark-qt imagemagick)
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  # tshark asks whether non-root users may capture: answer no, non-interactively.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | "${sudo[@]}" debconf-set-selections
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build_all() {
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j"$(nproc)"
+  # tshark as root ignores WIRESHARK_PLUGIN_DIR: tests run it as "nobody", who must read the tree.
+  chmod -R a+rX "$build" sample-pcaps
+}
+
+case "$what" in
+  walkthrough)
+    install_missing "${walkthrough_packages[@]}"
+    build_all
+    pcap=sample-pcaps/seed-walkthrough.pcap
+    echo
+    echo "== The seed walkthrough ($pcap): every segment, its phase and both sides' states (tshark -2)"
+    tests/run-tshark.sh -2 -r "$pcap" -T fields -E header=y -e frame.number -e tcpstate.sender \
+      -e tcp.flags.str -e tcpstate.phase -e tcpstate.handshake_step -e tcpstate.teardown_step \
+      -e tcpstate.client.state -e tcpstate.server.state | column -t -s $'\t'
+    echo
+    echo "== Only the steps where a state changes (-Y tcpstate.transition)"
+    tests/run-tshark.sh -r "$pcap" -Y tcpstate.transition -T fields -e frame.number -e tcpstate.phase \
+      -e tcpstate.handshake_step -e tcpstate.teardown_step -e tcpstate.client.state -e tcpstate.server.state
+    echo
+    echo "== The handshake's last step and the teardown's last step, as the tree shows them"
+    tests/run-tshark.sh -2 -r "$pcap" -Y 'tcpstate.handshake_step == 3 || tcpstate.teardown_step == 4' -O tcpstate -V |
+      grep -v '^\(Frame\|Ethernet\|Internet\|Transmission\|Linux\|    \[\)' ;;
+  test)
+    install_missing "${test_packages[@]}"
+    build_all
+    cd "$build"
+    ctest --output-on-failure -j"$(nproc)" ;;
+  *)
+    echo "usage: $0 walkthrough|test" >&2; exit 2 ;;
+esac
