@@ -164,6 +164,56 @@ def skip_reason():
     return None
 
 
+def _pid_alive(pid):
+    """True if `pid` runs (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def reap_stale():
+    """Remove nft tables and tracefs instances left by a runner that was SIGKILLed (its pid is gone)."""
+    removed = []
+    root = tracefs_root(mount=False)
+    if root and os.path.isdir(os.path.join(root, "instances")):
+        for name in os.listdir(os.path.join(root, "instances")):
+            m = re.match(r"tcpstate-(\d+)-", name)
+            if m and not _pid_alive(int(m.group(1))):
+                try:
+                    os.rmdir(os.path.join(root, "instances", name))
+                    removed.append(f"tracefs instance {name}")
+                except OSError:
+                    pass
+    # tcpdump processes we started carry TCPSTATE_RUNNER_PID in their environment (they also get SIGTERM when the
+    # runner dies, via PR_SET_PDEATHSIG; this catches the rest).
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        for kv in env:
+            if kv.startswith(b"TCPSTATE_RUNNER_PID="):
+                owner = int(kv.split(b"=", 1)[1] or 0)
+                if owner and not _pid_alive(owner):
+                    try:
+                        os.kill(int(pid), signal.SIGTERM)
+                        removed.append(f"tcpdump pid {pid}")
+                    except ProcessLookupError:
+                        pass
+    r = subprocess.run(["nft", "list", "tables"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in r.stdout.splitlines():
+        m = re.match(r"table inet (tcpstate_(\d+)_\w+)$", line.strip())
+        if m and not _pid_alive(int(m.group(2))):
+            subprocess.run(["nft", "delete", "table", "inet", m.group(1)], stderr=subprocess.DEVNULL)
+            removed.append(f"nft table {m.group(1)}")
+    return removed
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # tracefs
 # --------------------------------------------------------------------------------------------------------------------
@@ -285,6 +335,15 @@ def parse_trace(text, offset_ns, raw=None):
 # --------------------------------------------------------------------------------------------------------------------
 # tcpdump
 # --------------------------------------------------------------------------------------------------------------------
+def _die_with_parent():
+    """preexec_fn: SIGTERM this child when the runner dies, even by SIGKILL (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except Exception:
+        pass
+
+
 class Capture:
     def __init__(self, path, bpf, snaplen=262144):
         self.path = path
@@ -297,8 +356,9 @@ class Capture:
     def start(self):
         cmd = ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "--time-stamp-precision=nano", "-n",
                "-s", str(self.snaplen), "-Z", "root", "-w", self.path, self.bpf]
+        env = dict(os.environ, TCPSTATE_RUNNER_PID=str(os.getpid()))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env, preexec_fn=_die_with_parent)
         self._key = CLEANUP.add(f"stop tcpdump pid {self.proc.pid}", self._kill)
         # tcpdump writes "listening on lo ..." to stderr once the capture is active.
         deadline = time.monotonic() + 10

@@ -815,6 +815,13 @@ def sc_fin_data(ctx):
 # --------------------------------------------------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------------------------------------------------
+def kill_time_wait(ports):
+    """Destroy TIME-WAIT sockets on these ports (ss -K; the kernel supports SOCK_DESTROY for timewait sockets)."""
+    for p in ports:
+        subprocess.run(["ss", "-K", "-tan", "state", "time-wait", f"( sport = :{p} or dport = :{p} )"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
     spec = SCENARIOS[name]
     sport, cport = spec["sport"] + port_offset, spec["cport"] + port_offset
@@ -823,12 +830,12 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
     if busy and all(b[0] == "TIME-WAIT" for b in busy):
         # Leftovers of a previous run of this scenario (TIME-WAIT lasts 60 s): destroy them (ss -K, SOCK_DESTROY)
         # before tracing starts, so they cannot interfere.
-        for p in ports:
-            subprocess.run(["ss", "-K", "-tan", "state", "time-wait", f"( sport = :{p} or dport = :{p} )"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_time_wait(ports)
         busy = kernlib.ss_sockets(set(ports))
     if busy:
         raise ScenarioError(f"ports {ports} busy: {busy} (TIME-WAIT lasts 60 s: wait, or use --port-offset)")
+    # Registered first, so it runs last on cleanup (after the sockets are closed), also on SIGINT/SIGTERM.
+    tw_key = CLEANUP.add(f"destroy TIME-WAIT sockets on {ports}", lambda: kill_time_wait(ports + [cport + 1000]))
     workdir = outdir
     ctx = Ctx(name, spec["family"], sport, cport, workdir, spec["snaplen"], name)
     tracer = kernlib.Tracer(ports, name)
@@ -858,6 +865,8 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
             ctx.capture.stop()
         tracer.stop()
         ctx.nft.stop()
+        # The recording is over: leave no TIME-WAIT sockets behind on the scenario's ports either.
+        CLEANUP.run_one(tw_key)
     events = kernlib.parse_trace(text, offset, rawtext)
     meta = {
         "scenario": name, "client": list(ctx.client_ep), "server": list(ctx.server_ep), "drops": ctx.drops,
@@ -914,6 +923,8 @@ def main(argv):
         print(f"SKIPPED: {reason}")
         return 77
     kernlib.install_handlers()
+    for what in kernlib.reap_stale():
+        print(f"removed stale {what} (left by a killed run)", file=sys.stderr)
     # Run everything on CPU 0: the sockets' timers are then armed on one CPU and loopback delivery happens in that
     # CPU's softirq, which makes timer races (e.g. SYN and SYN-ACK retransmissions due in the same timer-wheel
     # slot) resolve the same way on every run.
@@ -939,6 +950,9 @@ def main(argv):
                 traceback.print_exc()
         sys.stdout.flush()
     CLEANUP.run()
+    for n in names:  # a last sweep, in case a scenario failed before its own
+        kill_time_wait([SCENARIOS[n]["sport"] + offset, SCENARIOS[n]["cport"] + offset,
+                        SCENARIOS[n]["cport"] + offset + 1000])
     if failed:
         print(f"{len(failed)} scenario(s) failed: {' '.join(failed)}")
         return 1

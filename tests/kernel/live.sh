@@ -1,0 +1,46 @@
+#!/bin/bash
+# Live kernel-truth test: record every scenario fresh (real sockets on lo, tcpdump, tracefs, nftables) into a
+# temporary directory on free ports, then run the checker (tests/kernel/check.py) on the result.
+# Exit: 0 pass, 1 fail, 77 skipped (not root, or tracefs / tcpdump / nft missing) -- for CTest SKIP_RETURN_CODE 77.
+# Extra arguments go to check.py (e.g. --tshark-cmd tshark).  TCPSTATE_LIVE_KEEP=1 keeps the recordings.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIPPED: not root (tracefs, tcpdump on lo and nftables need root)"
+  exit 77
+fi
+for t in tcpdump nft ss python3; do
+  if ! command -v "$t" >/dev/null 2>&1; then echo "SKIPPED: $t not installed"; exit 77; fi
+done
+
+tmp=$(mktemp -d /tmp/tcpstate-live.XXXXXX) || exit 1
+chmod 755 "$tmp"   # tshark runs as an unprivileged user (tests/run-tshark.sh)
+child=
+cleanup() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null   # scenarios.py cleans up (nft table, tracefs instance, tcpdump) on SIGTERM
+    wait "$child" 2>/dev/null
+    child=
+  fi
+  if [ "${TCPSTATE_LIVE_KEEP:-0}" = 1 ]; then echo "recordings kept in $tmp"; else rm -rf "$tmp"; fi
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP
+
+python3 "$here/scenarios.py" --live "$tmp" &
+child=$!
+wait "$child"
+rc=$?
+child=
+if [ "$rc" = 77 ]; then cleanup; exit 77; fi   # scenarios.py printed "SKIPPED: <reason>"
+if [ "$rc" != 0 ]; then
+  echo "live recording failed (exit $rc)"
+  TCPSTATE_LIVE_KEEP=1 cleanup
+  exit 1
+fi
+python3 "$here/check.py" --pcaps "$tmp" "$@"
+rc=$?
+cleanup
+exit "$rc"
