@@ -120,9 +120,9 @@ class Tshark:
         return pre + env + ["tshark"] + args
 
     def timed(self, args, capture, loaded=True, out=None):
-        """Run tshark on capture; returns (wall seconds from %e, peak RSS KiB, precise wall, stderr)."""
+        """Run tshark on capture; returns (wall s (%e), peak RSS KiB (%M), CPU s (%U + %S), precise wall, stderr)."""
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-            cmd = ["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + self.cmd(["-r", capture] + args, loaded)
+            cmd = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf.name] + self.cmd(["-r", capture] + args, loaded)
             stdout = open(out, "w") if out else subprocess.DEVNULL
             t0 = time.perf_counter()
             p = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
@@ -132,7 +132,7 @@ class Tshark:
             if p.returncode != 0:
                 raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
             fields = tf.read().split()
-            return float(fields[-2]), int(fields[-1]), t1 - t0, p.stderr
+            return float(fields[-4]), int(fields[-3]), float(fields[-2]) + float(fields[-1]), t1 - t0, p.stderr
 
 
 # ---------------------------------------------------------------- captures
@@ -203,6 +203,14 @@ def machine_info(build_dir):
     except OSError:
         pass
     info["kernel"] = platform.release()
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "core", "plugin", "include"],
+                               capture_output=True, text=True).stdout.strip()
+        info["source"] = f"git {head}" + (" + uncommitted changes in core/plugin/include" if dirty else "")
+    except OSError:
+        pass
     try:
         info["tshark"] = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     except (OSError, IndexError):
@@ -291,7 +299,7 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
     """results: (mode, size, 'A'|'B') -> list of (wall, rss)."""
     L = []
     L.append("## Machine\n")
-    for k in ["cpu", "cores", "ram", "kernel", "tshark", "cc", "CMAKE_BUILD_TYPE", "C flags", "load"]:
+    for k in ["cpu", "cores", "ram", "kernel", "tshark", "cc", "source", "CMAKE_BUILD_TYPE", "C flags", "load"]:
         if k in info:
             L.append(f"- {k}: {info[k]}")
     L.append("")
@@ -325,16 +333,31 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
                      f"{mma / 1024:.1f} [{min(ma) / 1024:.1f}-{max(ma) / 1024:.1f}] | "
                      f"{mmb / 1024:.1f} [{min(mb) / 1024:.1f}-{max(mb) / 1024:.1f}] | {fmt_ratio(mma, mmb)} |")
     L.append("")
+    L.append("CPU time (user + system, less sensitive than wall time to other load on the machine):\n")
+    L.append("| mode | packets | CPU A s | CPU B s | CPU A/B |")
+    L.append("|---|---:|---:|---:|---:|")
+    for mode in modes:
+        for n in sizes:
+            ra, rb = results.get((mode, n, "A")), results.get((mode, n, "B"))
+            if not ra or not rb:
+                continue
+            ca, cb = [x[2] for x in ra], [x[2] for x in rb]
+            mca, mcb = statistics.median(ca), statistics.median(cb)
+            med[(mode, n)] = med[(mode, n)] + (mca, mcb)
+            L.append(f"| {mode} | {n} | {mca:.2f} [{min(ca):.2f}-{max(ca):.2f}] | "
+                     f"{mcb:.2f} [{min(cb):.2f}-{max(cb):.2f}] | {fmt_ratio(mca, mcb)} |")
+    L.append("")
     if len(sizes) > 1:
         L.append("## Growth between sizes (median at the larger size / median at the smaller; "
                  "linear growth equals the size factor, 10 per decade)\n")
-        L.append("| mode | step | size factor | time A | time B | RSS A | RSS B |")
-        L.append("|---|---|---:|---:|---:|---:|---:|")
+        L.append("| mode | step | size factor | time A | time B | CPU A | CPU B | RSS A | RSS B |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for mode in modes:
             for n0, n1 in zip(sizes, sizes[1:]):
                 if (mode, n0) in med and (mode, n1) in med:
                     a0, a1 = med[(mode, n0)], med[(mode, n1)]
                     L.append(f"| {mode} | {n0} -> {n1} | {n1 / n0:g} | {a1[0] / a0[0]:.2f} | {a1[1] / a0[1]:.2f} | "
+                             f"{a1[4] / a0[4]:.2f} | {a1[5] / a0[5]:.2f} | "
                              f"{a1[2] / a0[2]:.2f} | {a1[3] / a0[3]:.2f} |")
         L.append("")
     L.append("## Memory attributable to the plugin (median peak RSS A - B)\n")
@@ -459,13 +482,15 @@ def main():
             pcaps[n], metas[n] = capture(args, gen, n)
 
         results = {}
-        raw_path = os.path.join(args.out, "runs.csv")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        raw_path = os.path.join(args.out, f"runs-{'smoke-' if args.smoke else ''}{stamp}.csv")
         outputs = {}
         stderr_seen = []
         loads = []
         with open(raw_path, "w", newline="") as rawf:
             raw = csv.writer(rawf)
-            raw.writerow(["mode", "packets", "variant", "rep", "wall_s", "peak_rss_kib", "wall_precise_s", "loadavg1"])
+            raw.writerow(["mode", "packets", "variant", "rep", "wall_s", "peak_rss_kib", "cpu_s", "wall_precise_s",
+                          "loadavg1"])
             full_modes = [m.strip() for m in args.full_modes.split(",") if m.strip()]
             for n in sizes:
                 big = n >= 10000000 and not args.smoke
@@ -480,15 +505,17 @@ def main():
                             if args.smoke:
                                 out = os.path.join(args.out, f"smoke-{mode}-{var}.txt")
                                 outputs[(mode, var)] = out
-                            wall, rss, precise, err = ts.timed(targs, pcaps[n], loaded, out)
+                            wall, rss, cpu, precise, err = ts.timed(targs, pcaps[n], loaded, out)
                             if err.strip():
                                 stderr_seen.append((mode, n, var, err.strip()[:500]))
-                            results.setdefault((mode, n, var), []).append((wall, rss))
+                            results.setdefault((mode, n, var), []).append((wall, rss, cpu))
                             load = loadavg()
                             loads.append(load)
-                            raw.writerow([mode, n, var, rep, f"{wall:.2f}", rss, f"{precise:.4f}", f"{load:.2f}"])
+                            raw.writerow([mode, n, var, rep, f"{wall:.2f}", rss, f"{cpu:.2f}", f"{precise:.4f}",
+                                          f"{load:.2f}"])
                             rawf.flush()
-                            log(f"  {mode:8s} n={n:<9d} {var} rep {rep + 1}/{nreps}: {wall:.2f} s, {rss / 1024:.1f} MiB")
+                            log(f"  {mode:8s} n={n:<9d} {var} rep {rep + 1}/{nreps}: {wall:.2f} s wall, "
+                                f"{cpu:.2f} s CPU, {rss / 1024:.1f} MiB, load {load:.2f}")
 
         sizes_text = plugin_sizes(args.build_dir)
         micro = None
@@ -505,7 +532,6 @@ def main():
         if sizes_text:
             text += "\n## Plugin structures (bench/sizes.c against plugin/tcpstate_plugin.h)\n\n```\n" + \
                 sizes_text.rstrip() + "\n```\n"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         rep_path = os.path.join(args.out, f"report-{'smoke-' if args.smoke else ''}{stamp}.md")
         with open(rep_path, "w") as f:
             f.write(text + "\n")
