@@ -53,7 +53,7 @@ void ts_conn_register(int proto)
                                   NULL, 0x0, "From the first SYN to the segment that completed the handshake",
                                   HFILL}},
         {&hf_conn_time_wait_end, {"TIME-WAIT ends", "tcpstate.conn.time_wait_end", FT_ABSOLUTE_TIME,
-                                  ABSOLUTE_TIME_LOCAL, NULL, 0x0,
+                                  ABSOLUTE_TIME_UTC, NULL, 0x0,
                                   "When the side left in TIME-WAIT at the end of the connection leaves it", HFILL}},
         {&hf_conn_final_client, {"Client final state", "tcpstate.conn.client_state", FT_STRING, BASE_NONE, NULL,
                                  0x0, "RFC 9293 state of the client after the connection's last segment", HFILL}},
