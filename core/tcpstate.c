@@ -242,7 +242,8 @@ static bool crossed_retransmission(const ts_endpoint *sender, const ts_segment *
 {
     int64_t waited = retransmission->time_ns - sender->control_sent_ns;
     int64_t since_peer = retransmission->time_ns - peer_segment->time_ns;
-    return sender->control_sent_ns != 0 && since_peer >= 0 && since_peer * 4 < waited;
+    /* Divide rather than multiply: timestamps come from the capture, any value. */
+    return sender->control_sent_ns != 0 && waited > 0 && since_peer >= 0 && since_peer < waited / 4;
 }
 
 /* Does seg send again the SYN or FIN that an earlier segment of the same
@@ -915,12 +916,24 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
 
 /* ---- queries ----------------------------------------------------------------- */
 
+/* Data that reaches a side in FIN-WAIT-1/2 may turn out, with the next
+ * segment, to have reset it (evidence 5): the last segment stays correctable. */
+static bool last_may_reset_receiver(const ts_conn *conn)
+{
+    const ts_segment *last = &conn->last;
+    uint8_t receiver = conn->ep[last->from_b ? 0 : 1].state;
+    return conn->segments > 0 && last->payload_len > 0 &&
+           (receiver == TS_FIN_WAIT_1 || receiver == TS_FIN_WAIT_2);
+}
+
 uint32_t ts_conn_correctable_since(const ts_conn *conn)
 {
     uint32_t since = UINT32_MAX;
     for (int e = 0; e < 2; e++)
         if (conn->pending[e].active && conn->pending[e].id < since)
             since = conn->pending[e].id;
+    if (last_may_reset_receiver(conn) && conn->last.id < since)
+        since = conn->last.id;
     return since;
 }
 
