@@ -312,8 +312,12 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
                  f"{m['retransmissions']} | {m['out_of_order']} | {m['ending.never-closes']} | "
                  f"{m['ending.cut-by-capture-end']} |")
     L.append("")
-    L.append(f"## tshark, enabled (A) vs disabled (B), interleaved A B A B, {reps} repetitions "
-             f"({args.full_reps or reps} at 1e7); median [min-max]\n")
+    if isinstance(reps, str):
+        reps_text = reps
+    else:
+        reps_text = f"{reps}" + (f" ({args.full_reps} at 1e7)" if args.full_reps and max(sizes) >= 10000000 else "")
+    L.append(f"## tshark, enabled (A) vs disabled (B), interleaved A B A B, repetitions: {reps_text}; "
+             "median [min-max]\n")
     L.append("| mode | packets | time A s | time B s | time A/B | peak RSS A MiB | peak RSS B MiB | RSS A/B |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     med = {}
@@ -396,6 +400,30 @@ def report(results, sizes, modes, metas, info, reps, args, micro):
     return "\n".join(L)
 
 
+def report_from(args):
+    """Merge earlier raw CSVs into one report (same capture parameters assumed)."""
+    results = {}
+    reps = {}
+    for path in args.report_from:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                n = int(row["packets"])
+                key = (row["mode"], n, row["variant"])
+                results.setdefault(key, []).append((float(row["wall_s"]), int(row["peak_rss_kib"]),
+                                                    float(row.get("cpu_s") or "nan")))
+                reps[n] = max(reps.get(n, 0), int(row["rep"]) + 1)
+    sizes = sorted({k[1] for k in results})
+    modes = [m for m in MODE_ORDER if any(k[0] == m for k in results)]
+    metas = {}
+    for n in sizes:
+        meta = os.path.join(os.path.abspath(args.out), f"synth-n{n}-c{args.concurrency}-s{args.seed}.meta")
+        metas[n] = read_meta(meta)
+    info = machine_info(os.path.abspath(args.build_dir))
+    reps_text = ", ".join(f"{reps[n]} at {n}" for n in sizes)
+    text = report(results, sizes, modes, metas, info, reps_text, args, None)
+    print(text)
+
+
 # ---------------------------------------------------------------- main
 
 def parse_size(s):
@@ -426,7 +454,11 @@ def main():
     ap.add_argument("--no-micro", action="store_true", help="skip the state machine microbenchmark")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--regen", action="store_true", help="regenerate captures even if present")
+    ap.add_argument("--report-from", nargs="+", metavar="CSV",
+                    help="print a report from earlier runs-*.csv files (merged) instead of running anything")
     args = ap.parse_args()
+    if args.report_from:
+        return report_from(args)
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for m in modes:
