@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The tcpstate profile's custom columns show the annotation: tshark -C tcpstate
+# (profile installed in a throw-away WIRESHARK_CONFIG_DIR) prints, for the seed
+# walkthrough, the phase, step and both states of every segment.
+#   tests/gui/check_profile.sh [build dir]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$(cd "${1:-$here/build}" && pwd)
+command -v tshark >/dev/null || { echo "SKIP: tshark not installed"; exit 77; }
+cfg=$(mktemp -d /tmp/tcpstate-profile.XXXXXX)
+trap 'rm -rf "$cfg"' EXIT
+WIRESHARK_CONFIG_DIR=$cfg "$here/profile/install-profile.sh" >/dev/null
+chmod -R a+rX "$cfg"
+got=$(TCPSTATE_TSHARK_ENV="WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
+  -C tcpstate -2 -r "$here/sample-pcaps/seed-walkthrough.pcap" -T fields -E "separator=;" \
+  -e _ws.col.Phase -e _ws.col.Step -e "_ws.col.Client state" -e "_ws.col.Server state" -e _ws.col.Conn)
+want='Handshake;1;SYN-SENT;SYN-RECEIVED;SF
+Handshake;2;ESTABLISHED;SYN-RECEIVED;SF
+Handshake;3;ESTABLISHED;ESTABLISHED;SF
+Data;;ESTABLISHED;ESTABLISHED;SF
+Data;;ESTABLISHED;ESTABLISHED;SF
+Data;;ESTABLISHED;ESTABLISHED;SF
+Teardown;1;FIN-WAIT-1;CLOSE-WAIT;SF
+Teardown;2;FIN-WAIT-2;CLOSE-WAIT;SF
+Teardown;3;TIME-WAIT;LAST-ACK;SF
+Teardown;4;TIME-WAIT;CLOSED;SF'
+if [ "$got" != "$want" ]; then
+  echo "FAIL: profile columns:"; diff <(echo "$want") <(echo "$got"); exit 1
+fi
+# The one-line summary (default tshark output) carries the columns too.
+line=$(TCPSTATE_TSHARK_ENV="WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
+  -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" -c 1)
+grep -q 'client Handshake 1 SYN-SENT SYN-RECEIVED' <<<"$line" || { echo "FAIL: summary line: $line"; exit 1; }
+echo "profile columns: OK"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Screenshots of the real Wireshark GUI with the tcpstate plugin and profile:
+# the seed walkthrough's handshake and teardown with the tcpstate subtree
+# expanded, and the "TCP Connection States" statistics window.
+#
+#   tests/gui/screenshots.sh [build dir (default: build)] [output dir (default: docs)]
+#
+# Runs Xvfb, then wireshark (wireshark-qt) as the unprivileged user "nobody"
+# (Wireshark as root ignores WIRESHARK_PLUGIN_DIR) with a throw-away HOME that
+# holds the tcpstate profile; goes to a packet with -g, clicks into the packet
+# details, selects the last item (the tcpstate tree), expands it with
+# Shift+Right (Expand Subtrees) and saves the screen with ImageMagick's
+# `import`. Needs Xvfb, xdotool and imagemagick (apt-get install xvfb xdotool
+# imagemagick). Exit 77 when one of them is missing.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$(cd "${1:-$here/build}" && pwd)
+out=$(mkdir -p "${2:-$here/docs}" && cd "${2:-$here/docs}" && pwd)
+capture=$here/sample-pcaps/seed-walkthrough.pcap
+
+for tool in Xvfb xdotool import wireshark setpriv; do
+  command -v "$tool" >/dev/null || { echo "screenshots.sh: $tool not installed, skipping" >&2; exit 77; }
+done
+ls "$build"/plugins/*/epan/tcpstate.so >/dev/null 2>&1 || { echo "screenshots.sh: no plugin in $build" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/tcpstate-gui.XXXXXX)
+xvfb_pid=
+cleanup() {
+  if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null; wait "$xvfb_pid" 2>/dev/null; fi || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A HOME for nobody with the profile (and a layout with room for the tree).
+home=$work/home
+WIRESHARK_CONFIG_DIR=$home/.config/wireshark "$here/profile/install-profile.sh" >/dev/null
+cat >>"$home/.config/wireshark/profiles/tcpstate/preferences" <<'EOF'
+
+# screenshots.sh: packet list over details, no bytes pane
+gui.layout_type: 1
+gui.layout_content_3: NONE
+EOF
+mkdir -p "$work/run"
+chmod -R a+rwX "$work"; chown 65534:65534 "$work/run"; chmod 700 "$work/run"
+chmod a+rX "$build" && chmod -R a+rX "$build/plugins"
+
+# Xvfb on a free display.
+exec 3>"$work/display"
+Xvfb -displayfd 3 -screen 0 1600x1000x24 -ac -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
+export DISPLAY=:$(head -1 "$work/display")
+
+as_nobody() {
+  exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env HOME="$home" DISPLAY="$DISPLAY" XDG_RUNTIME_DIR="$work/run" \
+    WIRESHARK_PLUGIN_DIR="$build/plugins" "$@"
+}
+
+# Waits for a window whose name matches $1; prints its id.
+wait_window() {
+  local id
+  for _ in $(seq 150); do
+    id=$(xdotool search --onlyvisible --name "$1" 2>/dev/null | head -1 || true)
+    [ -n "$id" ] && { echo "$id"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
+
+# shot NAME FRAME [extra wireshark args]
+shot() {
+  local name=$1 frame=$2; shift 2
+  (as_nobody timeout 120 wireshark -C tcpstate -r "$capture" -g "$frame" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err") &
+  local pid=$! win
+  win=$(wait_window 'seed-walkthrough') || { echo "screenshots.sh: no window for $name" >&2; cat "$work/$name.err" >&2; return 1; }
+  xdotool windowmove "$win" 0 0 windowsize "$win" 1600 1000
+  sleep 2
+  # Give the details more room: drag the splitter under the packet list up.
+  xdotool mousemove 800 532 mousedown 1 mousemove 800 420 mousemove 800 330 mouseup 1
+  sleep 0.5
+  # Packet details: the pane under the packet list. Click a row, go to the
+  # last top-level item (the post-dissector's tree) and expand its subtrees.
+  xdotool mousemove 300 350 click 1
+  sleep 0.5
+  xdotool key End
+  sleep 0.3
+  xdotool key shift+Right
+  sleep 1
+  import -window root "$out/gui-$name.png"
+  echo "screenshots.sh: $out/gui-$name.png" >&2
+  xdotool key --window "$win" ctrl+q || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+
+# The stats tree: Statistics > TCP Connection States, the menu's last item
+# (the GUI's -z does not offer plugin stats trees).
+(as_nobody timeout 120 wireshark -C tcpstate -r "$capture" >"$work/stats.out" 2>"$work/stats.err") &
+pid=$!
+if win=$(wait_window 'seed-walkthrough'); then
+  xdotool windowmove "$win" 0 0 windowsize "$win" 1600 1000
+  sleep 2
+  for _ in 1 2 3 4 5; do
+    xdotool mousemove 325 10 click 1   # "Statistics" in the menu bar
+    sleep 1.5
+    menu=
+    for w in $(xdotool search --onlyvisible --name '.*' 2>/dev/null); do
+      [ "$(xdotool getwindowname "$w" 2>/dev/null)" = Wireshark ] && menu=$w
+    done
+    [ -n "$menu" ] && break
+    xdotool key Escape
+  done
+  if [ -n "$menu" ]; then
+    eval "$(xdotool getwindowgeometry --shell "$menu")"
+    xdotool mousemove $((X + 100)) $((Y + HEIGHT - 12)) click 1
+  else
+    echo "screenshots.sh: the Statistics menu did not open; windows:" >&2
+    [ -n "${TCPSTATE_GUI_DEBUG:-}" ] && import -window root "$TCPSTATE_GUI_DEBUG"
+    for w in $(xdotool search --onlyvisible --name '.*' 2>/dev/null); do
+      echo "  $w '$(xdotool getwindowname "$w")'" >&2
+    done
+  fi
+  if stats=$(wait_window 'TCP Connection States'); then
+    xdotool windowmove "$stats" 0 0 windowsize "$stats" 1100 560
+    sleep 2
+    import -window "$stats" "$out/gui-stats.png"
+    echo "screenshots.sh: $out/gui-stats.png" >&2
+  else
+    echo "screenshots.sh: the stats window did not open" >&2
+  fi
+fi
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+
+shot handshake 3    # 3/3 ACK: both ESTABLISHED
+shot teardown 9     # 3/4 FIN: client TIME-WAIT, server LAST-ACK
