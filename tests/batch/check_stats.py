@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The "TCP Connection States" stats tree (tshark -z tcpstate,tree) on every sample capture:
+- one pass and two passes give the same non-zero connection and phase rows (one pass may leave 0-count
+  nodes behind; transitions and anomalies may differ: hindsight rewrites records after the first pass);
+- connections by outcome count each tcp.stream once, under its final tcpstate.conn.state;
+- each anomaly row counts the frames that carry that expert info (tshark -2 -Y tcpstate.expert.X).
+  check_stats.py --source <repo> --build <build dir>
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+
+
+def run(src, args):
+    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh")] + args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return out.stdout
+
+
+def tree(src, cap, two_pass):
+    rows, parent = {}, None
+    for line in run(src, (["-2"] if two_pass else []) + ["-q", "-r", cap, "-z", "tcpstate,tree"]).splitlines():
+        m = re.match(r"^( ?)(\S.*?)\s{2,}(\d+)\s", line)
+        if not m or line.startswith("Topic"):
+            continue
+        name, count = m.group(2).strip(), int(m.group(3))
+        if m.group(1):
+            rows[(parent, name)] = count
+        else:
+            parent = name
+            rows[(name, None)] = count
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--build", required=True)
+    a = ap.parse_args()
+    os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
+    src = os.path.abspath(a.source)
+    failures = 0
+    caps = sorted(f for f in os.listdir(os.path.join(src, "sample-pcaps")) if f.endswith(".pcap"))
+    for name in caps:
+        cap = os.path.join(src, "sample-pcaps", name)
+        same = ("Connections by outcome (Zeek conn_state)", "Connections by final state (client, server)",
+                "Segments by phase")
+        two = tree(src, cap, True)
+        one = {k: v for k, v in tree(src, cap, False).items() if v != 0 and k[0] in same}
+        if one != {k: v for k, v in two.items() if v != 0 and k[0] in same}:
+            print(f"FAIL {name}: one pass {one} != two passes {two}")
+            failures += 1
+        final = collections.Counter()
+        seen = set()
+        for line in run(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields", "-e", "tcp.stream",
+                              "-e", "tcpstate.conn.state"]).splitlines():
+            stream, state = line.split("\t")
+            if stream not in seen:
+                seen.add(stream)
+                final[state] += 1
+        outcome = {k[1].split(":")[0]: v for k, v in two.items()
+                   if k[0] == "Connections by outcome (Zeek conn_state)" and k[1]}
+        if outcome != dict(final):
+            print(f"FAIL {name}: outcomes {outcome} != per-stream conn.state {dict(final)}")
+            failures += 1
+        for (parent, expert), count in two.items():
+            if parent != "Anomalies (expert infos)" or expert is None:
+                continue
+            frames = len(run(src, ["-2", "-r", cap, "-Y", expert, "-T", "fields", "-e", "frame.number"]).split())
+            if frames != count:
+                print(f"FAIL {name}: {expert}: stats {count}, frames {frames}")
+                failures += 1
+    print(f"stats tree: {len(caps)} captures, {failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
