@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Hostile captures for the tcpstate plugin (issue #6), classic pcap, stdlib only.
+
+Each case writes OUTDIR/<name>.pcap and returns what the plugin must show,
+as (frame, field, expectation) checked against tshark -T fields output:
+expectation is a string (exact value), PRESENT, ABSENT or ANY (no check).
+  gen_hostile.py OUTDIR [--conns N]     (N: the never-closing SYN file, default 1000000)
+"""
+import os
+import struct
+import sys
+
+PRESENT, ABSENT, ANY = "<present>", "<absent>", "<any>"
+
+FIN, SYN, RST, PSH, ACK, URG = 1, 2, 4, 8, 16, 32
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def ip4(a):
+    return bytes(int(x) for x in a.split('.'))
+
+
+def ip6(a):
+    # short forms only: 'fd00::1'
+    head, _, tail = a.partition('::')
+    h = [int(x, 16) for x in head.split(':') if x]
+    t = [int(x, 16) for x in tail.split(':') if x]
+    return struct.pack('!8H', *(h + [0] * (8 - len(h) - len(t)) + t))
+
+
+def tcp(sport, dport, seq, ack, flags, payload=b'', win=65535, hdr_words=5, options=b''):
+    off = (hdr_words << 12) | flags
+    return struct.pack('!HHIIHHHH', sport, dport, seq & 0xffffffff, ack & 0xffffffff, off, win, 0, 0) + options + payload
+
+
+def ipv4(src, dst, proto, payload, total=None, ident=1):
+    total = 20 + len(payload) if total is None else total
+    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, total, ident & 0xffff, 0x4000, 64, proto, 0, ip4(src), ip4(dst))
+    h = h[:10] + struct.pack('!H', csum(h)) + h[12:]
+    return h + payload
+
+
+def ipv6(src, dst, nxt, payload, plen=None):
+    plen = len(payload) if plen is None else plen
+    return struct.pack('!IHBB16s16s', 6 << 28, plen, nxt, 64, ip6(src), ip6(dst)) + payload
+
+
+def eth(payload, ethertype=0x0800):
+    return b'\x02\0\0\0\0\x02' + b'\x02\0\0\0\0\x01' + struct.pack('!H', ethertype) + payload
+
+
+class Pcap:
+    def __init__(self, path, snaplen=262144):
+        self.f = open(path, 'wb')
+        self.f.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, snaplen, 1))  # ns resolution, Ethernet
+        self.t = 1_700_000_000 * 10 ** 9
+        self.n = 0
+
+    def add(self, frame, t=None, dt=1_000_000, orig_len=None, caplen=None):
+        self.t = self.t + dt if t is None else t
+        data = frame if caplen is None else frame[:caplen]
+        secs, ns = divmod(self.t, 10 ** 9)
+        self.f.write(struct.pack('<IIII', secs & 0xffffffff, ns, len(data), orig_len or len(frame)) + data)
+        self.n += 1
+        return self.n
+
+    def close(self):
+        self.f.close()
+
+
+C, S = '10.0.0.1', '10.0.0.2'
+
+
+def v4seg(src, dst, sport, dport, seq, ack, flags, payload=b'', **kw):
+    return eth(ipv4(src, dst, 6, tcp(sport, dport, seq, ack, flags, payload, **kw)))
+
+
+def handshake(p, isn_c=1000, isn_s=5000, sport=40000, dport=80, c=C, s=S):
+    p.add(v4seg(c, s, sport, dport, isn_c, 0, SYN))
+    p.add(v4seg(s, c, dport, sport, isn_s, isn_c + 1, SYN | ACK))
+    p.add(v4seg(c, s, sport, dport, isn_c + 1, isn_s + 1, ACK))
+
+
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__.replace('_', '-')] = fn
+    return fn
+
+
+@case
+def rst_flood(p):
+    handshake(p)
+    for i in range(2000):
+        p.add(v4seg(S, C, 80, 40000, 5001 + i * 7919, 0, RST), dt=1000)
+    # the exact RST (seq = RCV.NXT) resets, the others are challenged or ignored
+    return [(1, 'tcpstate.phase', 'Handshake'), (4, 'tcpstate.phase', 'Reset'),
+            (4, 'tcpstate.client.state', 'CLOSED'), (5, 'tcpstate.phase', ANY)]
+
+
+@case
+def syn_flood(p):
+    for i in range(2000):
+        p.add(v4seg(C, S, 40000, 80, 1000 + i * 104729, 0, SYN), dt=1000)
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (1, 'tcpstate.phase', 'Handshake'),
+            (2000, 'tcpstate.phase', 'Handshake')]
+
+
+@case
+def seq_wrap(p):
+    isn_c, isn_s = 0xfffffff0, 0xffffff00
+    handshake(p, isn_c, isn_s)
+    seq = isn_c + 1
+    for i in range(10):  # 1000-byte segments across 2^32
+        p.add(v4seg(C, S, 40000, 80, seq, isn_s + 1, PSH | ACK, b'x' * 1000))
+        seq += 1000
+        p.add(v4seg(S, C, 80, 40000, isn_s + 1, seq, ACK))
+    p.add(v4seg(C, S, 40000, 80, seq + 0x80000000, isn_s + 1, PSH | ACK, b'y' * 10))  # half the space away
+    p.add(v4seg(C, S, 40000, 80, seq, isn_s + 1, FIN | ACK))
+    p.add(v4seg(S, C, 80, 40000, isn_s + 1, seq + 1, FIN | ACK))
+    p.add(v4seg(C, S, 40000, 80, seq + 1, isn_s + 2, ACK))
+    n = p.n
+    return [(3, 'tcpstate.server.state', 'ESTABLISHED'), (n - 2, 'tcpstate.client.state', 'FIN-WAIT-1'),
+            (n, 'tcpstate.server.state', 'CLOSED'), (n, 'tcpstate.client.state', 'TIME-WAIT')]
+
+
+@case
+def zero_and_oversize(p):
+    handshake(p)
+    p.add(v4seg(C, S, 40000, 80, 1001, 5001, ACK))                        # 4: zero-length
+    big = v4seg(C, S, 40000, 80, 1001, 5001, PSH | ACK, b'z' * 1400)
+    p.add(big, caplen=80)                                                 # 5: snapped
+    frame = eth(ipv4(C, S, 6, tcp(40000, 80, 2401, 5001, PSH | ACK, b'w' * 10), total=65535))
+    p.add(frame)                                                          # 6: IP length says 64 KiB
+    p.add(eth(ipv4(C, S, 6, tcp(40000, 80, 2401, 5001, ACK, hdr_words=15)[:20])))  # 7: header claims 60 bytes
+    p.add(eth(ipv4(C, S, 6, tcp(40000, 80, 2401, 5001, ACK, hdr_words=2))))         # 8: header length 8 < 20
+    p.add(eth(ipv4(C, S, 6, tcp(40000, 80, 2401, 5001, ACK)[:12])))                # 9: 12 bytes of TCP
+    p.add(v4seg(C, S, 40000, 80, 2401, 5001, ACK))                        # 10
+    return [(4, 'tcpstate.phase', 'Data'), (5, 'tcpstate.phase', 'Data'), (6, 'tcpstate.phase', ANY),
+            (7, 'tcpstate.expert.incomplete', PRESENT), (8, 'tcpstate.expert.incomplete', PRESENT),
+            # 12 bytes of TCP header: Wireshark says Malformed, adds no tcp.stream
+            (9, 'tcpstate.client.state', ABSENT), (9, 'tcpstate.expert.incomplete', PRESENT),
+            (10, 'tcpstate.client.state', 'ESTABLISHED')]
+
+
+def icmp_error(src, dst, quoted, typ=3, code=3):
+    body = struct.pack('!BBHI', typ, code, 0, 0) + quoted
+    body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+    return eth(ipv4(src, dst, 1, body))
+
+
+def icmp6_error(src, dst, quoted, typ=1, code=4):
+    return eth(ipv6(src, dst, 58, struct.pack('!BBHI', typ, code, 0, 0) + quoted), 0x86dd)
+
+
+@case
+def tcp_in_icmp(p):
+    handshake(p)
+    quoted_full = ipv4(C, S, 6, tcp(40000, 80, 1001, 5001, PSH | ACK, b'q' * 100))[:20 + 20]
+    p.add(icmp_error('10.0.0.254', C, quoted_full))                       # 4: full TCP header quoted
+    p.add(icmp_error('10.0.0.254', C, quoted_full[:28]))                  # 5: 8 bytes quoted (RFC 792)
+    p.add(v4seg(C, S, 40000, 80, 1001, 5001, PSH | ACK, b'd' * 10))       # 6
+    c6, s6 = 'fd00::1', 'fd00::2'
+    p.add(eth(ipv6(c6, s6, 6, tcp(40001, 443, 7, 0, SYN)), 0x86dd))      # 7
+    q6 = ipv6(c6, s6, 6, tcp(40001, 443, 7, 0, SYN))
+    p.add(icmp6_error('fd00::fe', c6, q6))                                # 8
+    p.add(icmp6_error('fd00::fe', c6, q6[:48]))                           # 9: 8 bytes of TCP
+    return [(4, 'tcpstate.expert.quoted_in_icmp', PRESENT), (4, 'tcpstate.client.state', ABSENT),
+            # 8 quoted bytes (RFC 792's minimum, what most routers send): no tcp.stream
+            (5, 'tcpstate.expert.quoted_in_icmp', PRESENT), (6, 'tcpstate.client.state', 'ESTABLISHED'),
+            (7, 'tcpstate.client.state', 'SYN-SENT'), (8, 'tcpstate.expert.quoted_in_icmp', PRESENT),
+            (9, 'tcpstate.expert.quoted_in_icmp', PRESENT)]
+
+
+@case
+def tunnels(p):
+    outer_a, outer_b = '192.0.2.1', '192.0.2.2'
+
+    def ipip(inner):
+        return eth(ipv4(outer_a, outer_b, 4, inner))
+
+    def six_in_four(inner):
+        return eth(ipv4(outer_a, outer_b, 41, inner))
+
+    c6, s6 = 'fd00::1', 'fd00::2'
+    p.add(ipip(ipv4(C, S, 6, tcp(40000, 80, 1000, 0, SYN))))
+    p.add(ipip(ipv4(S, C, 6, tcp(80, 40000, 5000, 1001, SYN | ACK))))
+    p.add(ipip(ipv4(C, S, 6, tcp(40000, 80, 1001, 5001, ACK))))
+    p.add(six_in_four(ipv6(c6, s6, 6, tcp(40001, 443, 7000, 0, SYN))))
+    p.add(six_in_four(ipv6(s6, c6, 6, tcp(443, 40001, 9000, 7001, SYN | ACK))))
+    p.add(six_in_four(ipv6(c6, s6, 6, tcp(40001, 443, 7001, 9001, ACK))))
+    # the same 4-tuple as frame 1 but not tunnelled: another host pair on the wire? same addresses
+    p.add(v4seg(C, S, 40000, 80, 1001, 5001, FIN | ACK))
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
+            (4, 'tcpstate.client.state', 'SYN-SENT'), (6, 'tcpstate.server.state', 'ESTABLISHED'),
+            (7, 'tcpstate.phase', ANY)]
+
+
+@case
+def duplicates(p):
+    frames = []
+    frames.append(v4seg(C, S, 40000, 80, 1000, 0, SYN))
+    frames.append(v4seg(S, C, 80, 40000, 5000, 1001, SYN | ACK))
+    frames.append(v4seg(C, S, 40000, 80, 1001, 5001, ACK))
+    frames.append(v4seg(C, S, 40000, 80, 1001, 5001, PSH | ACK, b'a' * 100))
+    frames.append(v4seg(S, C, 80, 40000, 5001, 1101, ACK))
+    frames.append(v4seg(C, S, 40000, 80, 1101, 5001, FIN | ACK))
+    frames.append(v4seg(S, C, 80, 40000, 5001, 1102, FIN | ACK))
+    frames.append(v4seg(C, S, 40000, 80, 1102, 5002, ACK))
+    for f in frames:
+        p.add(f)
+        p.add(f, dt=0)  # captured twice (two capture points, or a SPAN port)
+    return [(2, 'tcpstate.client.state', 'SYN-SENT'), (4, 'tcpstate.client.state', 'ESTABLISHED'),
+            (6, 'tcpstate.server.state', 'ESTABLISHED'), (16, 'tcpstate.client.state', 'TIME-WAIT'),
+            (16, 'tcpstate.server.state', 'CLOSED')]
+
+
+@case
+def time_backwards(p):
+    t0 = 1_700_000_000 * 10 ** 9
+    p.add(v4seg(C, S, 40000, 80, 1000, 0, SYN), t=t0)
+    p.add(v4seg(S, C, 80, 40000, 5000, 1001, SYN | ACK), t=t0 - 10 ** 9)
+    p.add(v4seg(C, S, 40000, 80, 1001, 5001, ACK), t=t0 - 3600 * 10 ** 9)
+    p.add(v4seg(C, S, 40000, 80, 1001, 5001, FIN | ACK), t=0)
+    p.add(v4seg(S, C, 80, 40000, 5001, 1002, FIN | ACK), t=t0 + 10 ** 9)
+    p.add(v4seg(C, S, 40000, 80, 1002, 5002, ACK), t=5)
+    p.add(v4seg(C, S, 40000, 80, 9000, 0, SYN), t=0xffffffff * 10 ** 9)   # 2106, then back to 1970
+    p.add(v4seg(S, C, 80, 40000, 7000, 9001, SYN | ACK), t=0)
+    # a SYN retransmitted ~126 years after the peer's SYN (fuzz/regress/ub-crossed-retransmission-overflow)
+    p.add(v4seg(C, S, 41000, 81, 1000, 0, SYN), t=1 * 10 ** 9)
+    p.add(v4seg(S, C, 81, 41000, 5000, 0, SYN), t=2 * 10 ** 9)
+    p.add(v4seg(S, C, 81, 41000, 5000, 0, SYN), t=4_000_000_000 * 10 ** 9)
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
+            (6, 'tcpstate.server.state', 'CLOSED')]
+
+
+@case
+def mid_stream(p):
+    p.add(v4seg(C, S, 40000, 80, 77777, 99999, PSH | ACK, b'm' * 50))
+    p.add(v4seg(S, C, 80, 40000, 99999, 77827, ACK))
+    p.add(v4seg(S, C, 80, 40000, 99999, 77827, FIN | ACK))
+    return [(1, 'tcpstate.assumed', PRESENT), (1, 'tcpstate.client.state', 'ESTABLISHED'),
+            (2, 'tcpstate.assumed', PRESENT), (3, 'tcpstate.server.state', 'FIN-WAIT-1')]
+
+
+@case
+def one_tuple_reuse(p):
+    """The same 4-tuple used over and over: close, reopen, RST, reopen in TIME-WAIT."""
+    isn = 1000
+    for i in range(300):
+        handshake(p, isn, 50000 + isn)
+        if i % 3 == 0:
+            p.add(v4seg(C, S, 40000, 80, isn + 1, 50000 + isn + 1, RST | ACK))
+        else:
+            p.add(v4seg(C, S, 40000, 80, isn + 1, 50000 + isn + 1, FIN | ACK))
+            p.add(v4seg(S, C, 80, 40000, 50000 + isn + 1, isn + 2, FIN | ACK))
+            p.add(v4seg(C, S, 40000, 80, isn + 2, 50000 + isn + 2, ACK))
+        isn += 100000
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (4, 'tcpstate.client.state', 'CLOSED')]
+
+
+class Pcapng(Pcap):
+    """pcapng with if_tsresol = 10^0: timestamps counted in whole seconds, 64 bits."""
+
+    def __init__(self, path):
+        self.f = open(path, 'wb')
+        shb = struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28)
+        opts = struct.pack('<HHB3x', 9, 1, 0) + struct.pack('<HH', 0, 0)  # if_tsresol = 0, opt_endofopt
+        idb_len = 20 + len(opts)
+        idb = struct.pack('<IIHHI', 1, idb_len, 1, 0, 262144) + opts + struct.pack('<I', idb_len)
+        self.f.write(shb + idb)
+        self.n = 0
+
+    def add(self, frame, t=None, dt=None, orig_len=None, caplen=None):
+        pad = (-len(frame)) % 4
+        blen = 32 + len(frame) + pad
+        t &= (1 << 64) - 1
+        self.f.write(struct.pack('<IIIIIII', 6, blen, 0, t >> 32, t & 0xffffffff, len(frame), len(frame))
+                     + frame + b'\0' * pad + struct.pack('<I', blen))
+        self.n += 1
+        return self.n
+
+
+def pcapng_extreme_time(path):
+    """Seconds-resolution pcapng: 10^10 s (secs * 1e9 leaves int64) and 2^63 + 5 s (time_t turns
+    negative); then the crossed-retransmission pattern of fuzz/regress across those times."""
+    p = Pcapng(path)
+    p.add(v4seg(C, S, 40000, 80, 1000, 0, SYN), t=1)
+    p.add(v4seg(S, C, 80, 40000, 5000, 0, SYN), t=2)
+    p.add(v4seg(S, C, 80, 40000, 5000, 0, SYN), t=10 ** 10)
+    p.add(v4seg(C, S, 40001, 81, 1000, 0, SYN), t=(1 << 63) + 5)
+    p.add(v4seg(S, C, 81, 40001, 5000, 0, SYN), t=(1 << 63) + 6)
+    p.add(v4seg(S, C, 81, 40001, 5000, 0, SYN), t=(1 << 62))
+    p.add(v4seg(C, S, 40001, 81, 1001, 5001, ACK), t=(1 << 64) - 1)
+    p.close()
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (7, 'tcpstate.phase', ANY)]
+
+
+def never_close(path, n):
+    """n connections, one SYN each, never closed: memory must stay bounded."""
+    p = Pcap(path)
+    for i in range(n):
+        src = '10.%d.%d.%d' % (1 + (i >> 16 & 0x3f), i >> 8 & 0xff, i & 0xff)
+        p.add(v4seg(src, S, 1024 + (i % 60000), 80, i * 7919, 0, SYN), dt=10000)
+    p.close()
+
+
+def generate(out, conns):
+    os.makedirs(out, exist_ok=True)
+    expectations = {}
+    for name, fn in CASES.items():
+        p = Pcap(os.path.join(out, name + '.pcap'))
+        expectations[name] = fn(p)
+        p.close()
+    expectations['pcapng-extreme-time'] = pcapng_extreme_time(os.path.join(out, 'pcapng-extreme-time.pcap'))
+    if conns:
+        never_close(os.path.join(out, 'never-close-%d.pcap' % conns), conns)
+    return expectations
+
+
+def main():
+    out = sys.argv[1]
+    conns = int(sys.argv[sys.argv.index('--conns') + 1]) if '--conns' in sys.argv else 1000000
+    generate(out, conns)
+
+
+if __name__ == '__main__':
+    main()
