@@ -334,16 +334,19 @@ typedef struct harness_conn {
 static int64_t decode_time(int64_t now, unsigned mode, uint32_t t32, uint32_t aux32, int clamp)
 {
     int64_t t = now;
+    /* Wrapping arithmetic: the harness itself must not overflow. */
+    uint64_t u = (uint64_t)now;
     switch (mode) {
-    case 0: t = now + (int64_t)t32; break;                        /* ns forward */
-    case 1: t = now + (int64_t)(int32_t)t32 * 1000; break;        /* us, either way */
-    case 2: t = now + (int64_t)t32 * 1000000; break;               /* ms forward: past TIME-WAIT */
-    case 3: t = now - (int64_t)(t32 % 1000000) * 1000000; break;   /* backwards up to 1000 s */
-    case 4: t = now; break;                                        /* same instant */
-    case 5: t = (int64_t)t32 * 1000000000; break;                  /* absolute pcap seconds */
-    case 6: t = (int64_t)((uint64_t)aux32 << 32 | t32); break;     /* any 64-bit value */
-    default: t = -(int64_t)t32 * 1000000000; break;                /* before 1970 */
+    case 0: u += t32; break;                                           /* ns forward */
+    case 1: u += (uint64_t)((int64_t)(int32_t)t32 * 1000); break;      /* us, either way */
+    case 2: u += (uint64_t)t32 * 1000000u; break;                      /* ms forward: past TIME-WAIT */
+    case 3: u -= (uint64_t)(t32 % 1000000) * 1000000u; break;          /* backwards up to 1000 s */
+    case 4: break;                                                     /* same instant */
+    case 5: u = (uint64_t)t32 * 1000000000u; break;                    /* absolute pcap seconds */
+    case 6: u = (uint64_t)aux32 << 32 | t32; break;                    /* any 64-bit value */
+    default: u = -(uint64_t)t32 * 1000000000u; break;                  /* before 1970 */
     }
+    t = (int64_t)u;
     if (clamp) {
         /* 2^59 ns (18 years) either side: differences of two times, even
          * times 4, stay in range (see regress/ub-crossed-retransmission-overflow). */

@@ -108,6 +108,14 @@ regress = {
         S('A', 'S', seq=1000, ack=0, t=('abs_s', 1)),
         S('B', 'S', seq=5000, ack=0, t=('abs_s', 2)),
         S('B', 'S', seq=5000, ack=0, t=('abs_s', 4000000000))]),
+    # The same subtraction with the full int64 range of time_ns: a peer SYN at
+    # -8e18 ns, a retransmission at +8e18 ns. Negative or huge times reach the
+    # core from pcapng (if_tsresol in seconds, secs above 2^63 turn negative;
+    # extract.c's secs * 1e9 wraps beyond 9.2e9 s).
+    'ub-time-difference-full-range': (header(), [
+        S('A', 'S', seq=1000, ack=0, t=('abs64', (-8 * 10 ** 18) & (2 ** 64 - 1))),
+        S('B', 'S', seq=5000, ack=0, t=('abs64', (-8 * 10 ** 18 + 10 ** 9) & (2 ** 64 - 1))),
+        S('B', 'S', seq=5000, ack=0, t=('abs64', 8 * 10 ** 18))]),
     # Check 5 (RST after new data from the peer, RESET_BY_DATA) corrects since
     # the data segment, which was never pending: ts_conn_correctable_since()
     # said UINT32_MAX before it, so the plugin kept no frame to patch.
