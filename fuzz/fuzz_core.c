@@ -43,6 +43,15 @@
 
 #include "tcpstate/tcpstate.h"
 
+/* The connection summary (Zeek conn_state/history), when the core has it:
+ * fed every annotated segment, as the plugin does. */
+#if defined(__has_include)
+#if __has_include("tcpstate/conn_summary.h")
+#include "tcpstate/conn_summary.h"
+#define FUZZ_HAVE_SUMMARY 1
+#endif
+#endif
+
 /* ts_conn_step fills an array of corrections (TS_MAX_CORRECTIONS) since the
  * core learnt to report one per side; before, a single one. */
 #ifdef TS_MAX_CORRECTIONS
@@ -329,6 +338,9 @@ typedef struct harness_conn {
     unsigned nids;
     uint32_t first_id;       /* first id fed since init */
     uint8_t  late_due[2];    /* by endpoint: a receive of it was deferred (crossed) */
+#ifdef FUZZ_HAVE_SUMMARY
+    ts_summary *summary;     /* heap, exact size */
+#endif
 } harness_conn;
 
 static int64_t decode_time(int64_t now, unsigned mode, uint32_t t32, uint32_t aux32, int clamp)
@@ -387,6 +399,9 @@ static void reinit(harness_conn *h, const ts_config *config, int64_t now, int ar
     h->correctable_since = UINT32_MAX;
     h->nids = 0;
     h->late_due[0] = h->late_due[1] = 0;
+#ifdef FUZZ_HAVE_SUMMARY
+    ts_summary_init(h->summary);
+#endif
     for (int e = 0; e < 2; e++) {
         int64_t dummy;
         h->state_after[e] = (uint8_t)ts_conn_endpoint_state(h->conn, e, INT64_MIN, &dummy);
@@ -576,6 +591,32 @@ static void check_step(harness_conn *h, const ts_segment *seg, const ts_annotati
     h->correctable_since = since;
 }
 
+#ifdef FUZZ_HAVE_SUMMARY
+static void check_summary(const ts_summary *sm)
+{
+    ts_conn_code code = ts_summary_conn_state(sm);
+    CHECK((unsigned)code < TS_CONN_CODE_COUNT, "conn_state %d", (int)code);
+    CHECK(ts_conn_code_name(code) != NULL && ts_conn_code_meaning(code) != NULL, "conn_state %d unnamed",
+          (int)code);
+    const char *hist = ts_summary_history(sm);
+    CHECK(hist != NULL, "history NULL");
+    size_t n = strnlen(hist, TS_HISTORY_MAX + 1);
+    CHECK(n <= TS_HISTORY_MAX && n == sm->history_len, "history length %zu, history_len %u", n,
+          sm->history_len);
+    for (int r = 0; r < 2; r++) {
+        ts_zeek_state z = ts_summary_zeek_state(sm, r);
+        CHECK((unsigned)z <= TS_ZK_RESET && ts_zeek_state_name(z) != NULL, "zeek state %d", (int)z);
+        CHECK(sm->final_state[r] < TS_STATE_COUNT, "final_state %u", sm->final_state[r]);
+    }
+    CHECK(sm->closed_first <= TS_CLOSER_BOTH && ts_closer_name((ts_closer)sm->closed_first) != NULL,
+          "closed_first %u", sm->closed_first);
+    CHECK(sm->orig_role <= 1, "orig_role %u", sm->orig_role);
+    /* -1 means unknown; capture time going backwards must not make it negative. */
+    CHECK(ignore_known || sm->handshake_rtt_ns >= -1, "summary handshake_rtt_ns %lld (negative)",
+          (long long)sm->handshake_rtt_ns);
+}
+#endif
+
 /* ---- one input ------------------------------------------------------------------- */
 
 static const char *const flag_names = "FSRPAUEC";
@@ -623,6 +664,11 @@ static void run_once(const uint8_t *data, size_t size, ts_annotation *log, size_
         hc[i].conn = (ts_conn *)malloc(sizeof(ts_conn));
         if (hc[i].conn == NULL)
             abort();
+#ifdef FUZZ_HAVE_SUMMARY
+        hc[i].summary = (ts_summary *)malloc(sizeof(ts_summary));
+        if (hc[i].summary == NULL)
+            abort();
+#endif
         reinit(&hc[i], &config, 0, 0, 0);
     }
     if (data[1] & 1) {
@@ -711,13 +757,24 @@ static void run_once(const uint8_t *data, size_t size, ts_annotation *log, size_
         if (fuzz_core_verbose)
             dump_step(ci, &seg, &a, corr);
         check_step(h, &seg, &a, corr);
+#ifdef FUZZ_HAVE_SUMMARY
+        in_core = 1;
+        ts_summary_update(h->summary, &seg, &a);
+        in_core = 0;
+        CHECK(core_allocations == allocs, "the core allocated memory in ts_summary_update");
+        check_summary(h->summary);
+#endif
         h->fed++;
         if (*logged < log_cap)
             log[(*logged)++] = a;
         step_index++;
     }
-    for (unsigned i = 0; i < nconn; i++)
+    for (unsigned i = 0; i < nconn; i++) {
         free(hc[i].conn);
+#ifdef FUZZ_HAVE_SUMMARY
+        free(hc[i].summary);
+#endif
+    }
     free(corr);
 }
 

@@ -116,6 +116,11 @@ regress = {
         S('A', 'S', seq=1000, ack=0, t=('abs64', (-8 * 10 ** 18) & (2 ** 64 - 1))),
         S('B', 'S', seq=5000, ack=0, t=('abs64', (-8 * 10 ** 18 + 10 ** 9) & (2 ** 64 - 1))),
         S('B', 'S', seq=5000, ack=0, t=('abs64', 8 * 10 ** 18))]),
+    # ts_summary: the capture clock steps back 3.5 s during the handshake and
+    # handshake_rtt_ns becomes -3500000000 (documented: >= 0, or -1 unknown).
+    'summary-negative-handshake-rtt': (header(), [
+        S('A', 'S', seq=1000, ack=0, t=('abs_s', 1700000000)),
+        S('B', 'SA', seq=5000, t=('us', -3000000)), S('A', 'A', t=('us', -500000))]),
     # Check 5 (RST after new data from the peer, RESET_BY_DATA) corrects since
     # the data segment, which was never pending: ts_conn_correctable_since()
     # said UINT32_MAX before it, so the plugin kept no frame to patch.

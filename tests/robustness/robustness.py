@@ -120,7 +120,9 @@ class Runner:
         return out.decode('utf-8', 'replace') if keep_stdout else None
 
     def plugin_loaded(self):
-        out = subprocess.run(self.command(['-G', 'plugins']), capture_output=True, text=True).stdout
+        # -G protocols: -G plugins also runs the extcap helpers, which can hang with an
+        # ASan runtime preloaded (LD_PRELOAD reaches them too)
+        out = subprocess.run(self.command(['-G', 'protocols']), capture_output=True, text=True, timeout=120).stdout
         return 'tcpstate' in out
 
 

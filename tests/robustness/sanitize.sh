@@ -28,9 +28,10 @@ esac
 runtime=$(readlink -f "$runtime")
 [ -f "$runtime" ] || { echo "sanitize.sh: no ASan runtime for $cc ($runtime)" >&2; exit 2; }
 
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DTCPSTATE_SANITIZE=ON -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 2; }
-cmake --build "$build" -j"$(nproc)" >"$build.build.log" 2>&1 || { tail -30 "$build.build.log"; exit 2; }
+  >"$build/sanitize-configure.log" 2>&1 || { cat "$build/sanitize-configure.log"; exit 2; }
+cmake --build "$build" -j"$(nproc)" >"$build/sanitize-build.log" 2>&1 || { tail -30 "$build/sanitize-build.log"; exit 2; }
 chmod -R a+rX "$build"
 
 san_common=abort_on_error=1:halt_on_error=1:print_stacktrace=1
@@ -43,9 +44,11 @@ echo "sanitize.sh: $cc ASan+UBSan build in $build; tshark env: $TCPSTATE_TSHARK_
 
 # Smoke check: the sanitized plugin loads into tshark (else every test would
 # fail for the wrong reason).
-if ! "$root/tests/run-tshark.sh" -G plugins 2>&1 | grep -q tcpstate; then
+# (-G protocols, not -G plugins: that also runs the extcap helpers, which can
+# hang with the ASan runtime preloaded into them)
+if ! timeout 120 "$root/tests/run-tshark.sh" -G protocols 2>&1 | grep -q tcpstate; then
   echo "sanitize.sh: tshark does not load the sanitized plugin:" >&2
-  "$root/tests/run-tshark.sh" -G plugins 2>&1 | tail -5 >&2
+  timeout 120 "$root/tests/run-tshark.sh" -G protocols 2>&1 | tail -5 >&2
   exit 1
 fi
 rc=0
