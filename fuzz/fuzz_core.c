@@ -453,6 +453,14 @@ static void check_step(harness_conn *h, const ts_segment *seg, const ts_annotati
     CHECK(a->phase != TS_PHASE_HANDSHAKE || a->handshake_step != 0, "handshake phase without step");
     CHECK(a->phase != TS_PHASE_TEARDOWN || a->teardown_step != 0, "teardown phase without step");
     CHECK(a->sender <= 1, "sender %u", a->sender);
+    /* Every value has a name in every spelling (out-of-range ones too: "?"). */
+    for (int k = 0; k < 2; k++)
+        for (int sp = 0; sp <= TS_SPELL_COUNT; sp++)
+            CHECK(ts_state_spelled((ts_state)a->next[k], (ts_spelling)sp) != NULL &&
+                      ts_state_spelled((ts_state)(a->prev[k] + 11u * (seg->flags >> 11)), (ts_spelling)sp) != NULL,
+                  "state without a name");
+    CHECK(ts_phase_name((ts_phase)(a->phase + (seg->flags >> 10 & 1u) * 6u)) != NULL &&
+              ts_role_name((ts_role)a->sender) != NULL, "phase or role without a name");
     CHECK((ts_role)a->sender == ts_conn_role_of(h->conn, s), "sender role %u, endpoint %d has role %d",
           a->sender, s, ts_conn_role_of(h->conn, s));
     CHECK(a->notes >> 23 == 0, "unknown note bits 0x%x", a->notes);

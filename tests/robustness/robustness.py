@@ -328,8 +328,11 @@ def main():
     print('runs: %d, failures: %d, annotation problems: %d' % (runner.runs, len(runner.failures), len(problems)))
     for f in runner.failures[:20]:
         print('FAIL %(kind)s %(mode)s %(input)s: %(why)s\n  reproduce: %(reproduce)s' % f)
-        if f['stderr_tail'].strip():
-            print('  stderr: ' + f['stderr_tail'].strip().splitlines()[-1][:300])
+        tail = f['stderr_tail'].strip()
+        if tail:
+            m = BAD_OUTPUT.search(tail)
+            line = next((l for l in tail.splitlines() if m and m.group(0) in l), tail.splitlines()[-1])
+            print('  stderr: ' + line[:300])
     for p in problems:
         print('ANNOTATION ' + p)
     if base_empty:
