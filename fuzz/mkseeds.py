@@ -116,6 +116,12 @@ regress = {
         S('A', 'S', seq=1000, ack=0, t=('abs64', (-8 * 10 ** 18) & (2 ** 64 - 1))),
         S('B', 'S', seq=5000, ack=0, t=('abs64', (-8 * 10 ** 18 + 10 ** 9) & (2 ** 64 - 1))),
         S('B', 'S', seq=5000, ack=0, t=('abs64', 8 * 10 ** 18))]),
+    # ts_summary: handshake_rtt_ns = seg->time_ns - syn_ns overflows int64
+    # across the full time range (conn_summary.c).
+    'ub-summary-rtt-full-range': (header(), [
+        S('A', 'S', seq=1000, ack=0, t=('abs64', (-8 * 10 ** 18) & (2 ** 64 - 1))),
+        S('B', 'SA', seq=5000, t=('abs64', (-8 * 10 ** 18 + 1000) & (2 ** 64 - 1))),
+        S('A', 'A', t=('abs64', 8 * 10 ** 18))]),
     # ts_summary: the capture clock steps back 3.5 s during the handshake and
     # handshake_rtt_ns becomes -3500000000 (documented: >= 0, or -1 unknown).
     'summary-negative-handshake-rtt': (header(), [
