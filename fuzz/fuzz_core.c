@@ -294,9 +294,24 @@ static void print_ways(FILE *f, ways w)
     }
 }
 
+static void print_base(FILE *f, const char *title, const transition *t, size_t n)
+{
+    fprintf(f, "## %s\n", title);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%-13s -> %-13s %-8s %s\n", ts_state_name((ts_state)t[i].from), ts_state_name((ts_state)t[i].to),
+                t[i].why == T_ASSUMED ? "assumed" : t[i].why == T_REUSE ? "reuse" : "plain", t[i].reason);
+}
+
 void fuzz_core_print_tables(FILE *f)
 {
     build_tables();
+#define BASE(title, t) print_base(f, title, t, sizeof t / sizeof t[0])
+    BASE("send, opening (one per segment)", open_table);
+    BASE("send, closing (after the opening effect)", fin_table);
+    BASE("send, RST (alone)", rst_table);
+    BASE("receive (one per segment; late: applied to the sender after its own send)", recv_table);
+    BASE("what a send proves about its receiver (before the receive)", peer_table);
+#undef BASE
     const char *kinds[2] = {"sender", "receiver"};
     for (int k = 0; k < 2; k++) {
         fprintf(f, "# %s: from -> to: ways (plain; assumed = needs TS_NOTE_STATES_ASSUMED; reuse = needs "
