@@ -21,6 +21,9 @@ while [ $# -gt 0 ]; do
 done
 command -v valgrind >/dev/null || { echo "valgrind.sh: no valgrind" >&2; exit 77; }
 build=$(cd "$build" && pwd)
+if grep -q '^TCPSTATE_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  echo "valgrind.sh: $build is an ASan build; valgrind needs the normal one" >&2; exit 77
+fi
 ls "$build"/plugins/*/epan/tcpstate.so >/dev/null 2>&1 || { echo "valgrind.sh: no plugin in $build" >&2; exit 2; }
 chmod -R a+rX "$build"
 [ -n "$xml" ] || xml=$(mktemp -d /tmp/tsvalgrind.XXXXXX)
