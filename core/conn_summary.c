@@ -490,8 +490,11 @@ static void tcpstate_facts(ts_summary *s, const ts_segment *seg, const ts_annota
         at_least_established(a->next[TS_SERVER])) {
         s->established = 1;
         s->established_frame = seg->id;
-        if (s->syn_ns != 0 && !(a->notes & TS_NOTE_ROLES_GUESSED))
-            s->handshake_rtt_ns = seg->time_ns - s->syn_ns;
+        if (s->syn_ns != 0 && !(a->notes & TS_NOTE_ROLES_GUESSED)) {
+            /* The capture clock may step back or span any range: unknown then. */
+            int64_t rtt;
+            s->handshake_rtt_ns = __builtin_sub_overflow(seg->time_ns, s->syn_ns, &rtt) || rtt < 0 ? -1 : rtt;
+        }
     }
 
     if (s->closed_first == TS_CLOSER_NONE && (has(seg, TS_TH_FIN) || has(seg, TS_TH_RST)) &&

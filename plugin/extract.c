@@ -105,8 +105,20 @@ gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
     if (tree == NULL || hf[F_STREAM] <= 0)
         return FALSE;
     GPtrArray *streams = proto_get_finfo_ptr_array(tree, hf[F_STREAM]);
-    if (streams == NULL || streams->len == 0)
-        return FALSE;
+    if (streams == NULL || streams->len == 0) {
+        /* No tcp.stream, yet a TCP header: too short for Wireshark to track it
+         * (the 8 bytes an ICMP error must quote, RFC 792; or a cut header). */
+        GPtrArray *ports = hf[F_SRCPORT] > 0 ? proto_get_finfo_ptr_array(tree, hf[F_SRCPORT]) : NULL;
+        if (ports == NULL || ports->len == 0)
+            return FALSE;
+        for (guint i = 0; i < ports->len; i++)
+            if (!below_icmp(pinfo, ((field_info *)g_ptr_array_index(ports, i))->total_layer_num)) {
+                out->incomplete = TRUE;
+                return TRUE;
+            }
+        out->quoted_only = TRUE;
+        return TRUE;
+    }
 
     int layer = 0;
     for (guint i = 0; i < streams->len; i++) {
@@ -144,7 +156,11 @@ gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
         get_addr(tree, F_IP6_DST, layer, out->dst_addr, 16))
         out->addr_len = 16;
 
-    out->seg.time_ns = (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
+    /* secs * 1e9 leaves int64 past year 2262, which pcapng can say: saturate. */
+    const int64_t max_secs = INT64_MAX / 1000000000 - 1;
+    int64_t secs = (int64_t)pinfo->abs_ts.secs;
+    secs = secs > max_secs ? max_secs : secs < -max_secs ? -max_secs : secs;
+    out->seg.time_ns = secs * 1000000000 + pinfo->abs_ts.nsecs;
     out->seg.seq = seq;
     out->seg.ack = ack;
     out->seg.payload_len = len;

@@ -371,7 +371,8 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
         if (a.prev[role] == a.next[role])
             continue;
         if (entry->entered_ns[role] != 0)
-            held[role] = seg.time_ns - entry->entered_ns[role];
+            if (__builtin_sub_overflow(seg.time_ns, entry->entered_ns[role], &held[role]))
+                held[role] = 0; /* times from both ends of int64: unknown */
         entry->entered_ns[role] = seg.time_ns;
     }
 
