@@ -33,6 +33,13 @@ static uint32_t fin_position(const ts_segment *seg)
     return seg->seq + seg->payload_len + (has(seg, TS_TH_SYN) ? 1u : 0u);
 }
 
+/* The acknowledgment number that shows a SYN or FIN arrived: its number + 1
+ * (the FIN's when both are set). */
+static uint32_t control_end(const ts_segment *seg)
+{
+    return (has(seg, TS_TH_FIN) ? fin_position(seg) : seg->seq) + 1u;
+}
+
 static ts_role role_of(const ts_conn *conn, int endpoint)
 {
     return (endpoint == 1) == (conn->client_is_b != 0) ? TS_CLIENT : TS_SERVER;
@@ -888,7 +895,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         p->applied_id = seg->id;
         p->seg = *seg;
         p->seg.delivery = TS_DELIVERED;
-        p->ctl_end = has(seg, TS_TH_FIN) ? fin_position(seg) + 1u : seg->seq + 1u;
+        p->ctl_end = control_end(seg);
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
         memset(p, 0, sizeof *p);
         p->active = 1;
@@ -899,7 +906,7 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
         p->state_before = rx_before.state;
         if (carries_control) {
             p->kind = PENDING_CONTROL;
-            p->ctl_end = has(seg, TS_TH_FIN) ? fin_position(seg) + 1u : seg->seq + 1u;
+            p->ctl_end = control_end(seg);
         } else {
             p->kind = PENDING_ACK;
             /* The receiver's control this ACK acknowledged: its FIN if it had

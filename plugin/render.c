@@ -331,28 +331,26 @@ static void add_notes(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto
         item = proto_tree_add_boolean(tree, hf_keepalive, tvb, 0, 0, TRUE);
         proto_item_set_generated(item);
     }
-    if (notes & TS_NOTE_REFUSED)
-        expert_add_info(pinfo, top, &ei_refused);
-    if (notes & TS_NOTE_SIMULTANEOUS_OPEN)
-        expert_add_info(pinfo, top, &ei_simultaneous_open);
-    if (notes & TS_NOTE_SIMULTANEOUS_CLOSE)
-        expert_add_info(pinfo, top, &ei_simultaneous_close);
-    if (notes & TS_NOTE_DATA_AFTER_FIN)
-        expert_add_info(pinfo, top, &ei_data_after_fin);
-    if (notes & TS_NOTE_RST_IGNORED)
-        expert_add_info(pinfo, top, &ei_rst_ignored);
-    if (notes & TS_NOTE_RST_CHALLENGE)
-        expert_add_info(pinfo, top, &ei_rst_challenge);
-    if (notes & TS_NOTE_SYNACK_BAD_ACK)
-        expert_add_info(pinfo, top, &ei_synack_bad_ack);
-    if (notes & TS_NOTE_REOPEN_TIME_WAIT)
-        expert_add_info(pinfo, top, &ei_reopen_time_wait);
-    if (notes & TS_NOTE_AFTER_CLOSE)
-        expert_add_info(pinfo, top, &ei_after_close);
-    if (notes & TS_NOTE_UNEXPECTED)
-        expert_add_info(pinfo, top, &ei_unexpected);
-    if (notes & TS_NOTE_TIME_WAIT_RESTART)
-        expert_add_info(pinfo, top, &ei_time_wait_restart);
+    /* Notes that are expert infos of their own, one row each. */
+    static const struct {
+        uint32_t note;
+        expert_field *ei;
+    } experts[] = {
+        {TS_NOTE_REFUSED, &ei_refused},
+        {TS_NOTE_SIMULTANEOUS_OPEN, &ei_simultaneous_open},
+        {TS_NOTE_SIMULTANEOUS_CLOSE, &ei_simultaneous_close},
+        {TS_NOTE_DATA_AFTER_FIN, &ei_data_after_fin},
+        {TS_NOTE_RST_IGNORED, &ei_rst_ignored},
+        {TS_NOTE_RST_CHALLENGE, &ei_rst_challenge},
+        {TS_NOTE_SYNACK_BAD_ACK, &ei_synack_bad_ack},
+        {TS_NOTE_REOPEN_TIME_WAIT, &ei_reopen_time_wait},
+        {TS_NOTE_AFTER_CLOSE, &ei_after_close},
+        {TS_NOTE_UNEXPECTED, &ei_unexpected},
+        {TS_NOTE_TIME_WAIT_RESTART, &ei_time_wait_restart},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(experts); i++)
+        if (notes & experts[i].note)
+            expert_add_info(pinfo, top, experts[i].ei);
 }
 
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame, const ts_frame_record *rec)

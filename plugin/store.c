@@ -211,15 +211,22 @@ static void inherit_from_previous(ts_conn_entry *entry, const ts_extracted *x, u
     }
 }
 
+/* A fresh state machine, with the TIME-WAIT length the preference says. */
+static ts_conn *new_core(void)
+{
+    ts_config config = {.time_wait_ns = (int64_t)ts_pref_time_wait_s * 1000000000};
+    ts_conn *core = g_new(ts_conn, 1);
+    ts_conn_init(core, &config);
+    return core;
+}
+
 static ts_conn_entry *entry_for(const ts_extracted *x)
 {
     if (x->stream >= conns->len)
         g_array_set_size(conns, x->stream + 1);
     ts_conn_entry *entry = &g_array_index(conns, ts_conn_entry, x->stream);
     if (entry->core == NULL && entry->incarnations == 0) {
-        ts_config config = {.time_wait_ns = (int64_t)ts_pref_time_wait_s * 1000000000};
-        entry->core = g_new(ts_conn, 1);
-        ts_conn_init(entry->core, &config);
+        entry->core = new_core();
         memcpy(entry->addr_a, x->src_addr, sizeof entry->addr_a);
         entry->addr_len = x->addr_len;
         entry->port_a = x->seg.src_port;
@@ -329,12 +336,8 @@ static uint8_t pack_shape(const ts_annotation *a)
 ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
 {
     ts_conn_entry *entry = entry_for(x);
-    if (entry->core == NULL) {
-        /* Released, and now a segment again: a new life on the same stream. */
-        ts_config config = {.time_wait_ns = (int64_t)ts_pref_time_wait_s * 1000000000};
-        entry->core = g_new(ts_conn, 1);
-        ts_conn_init(entry->core, &config);
-    }
+    if (entry->core == NULL)
+        entry->core = new_core(); /* released, and now a segment again: a new life */
     ts_segment seg = x->seg;
     seg.from_b = sent_by_a(entry, x) ? 0 : 1;
 
