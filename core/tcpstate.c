@@ -418,8 +418,9 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
     ep->window = seg->window;
 
     if (has(seg, TS_TH_RST)) {
-        /* A RST that answers an unacceptable SYN-ACK in SYN-SENT (<SEQ=SEG.ACK>,
-         * 3.10.7.3, figure 8) leaves the sender waiting; any other RST aborts:
+        /* A RST that answers an unacceptable ACK or SYN-ACK in SYN-SENT
+         * (<SEQ=SEG.ACK>, 3.10.7.3, figure 8) leaves the sender waiting; any
+         * other RST aborts:
          * the sender is CLOSED, with no TIME-WAIT (3.10.5). A closed port's RST
          * changes nothing. */
         if (ep->state == TS_SYN_SENT && !has(seg, TS_TH_ACK) && ep->rcv_known == 0 &&
@@ -644,12 +645,16 @@ static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_anno
         if (has(seg, TS_TH_ACK) && !ack_acceptable(ep, seg->ack)) {
             if (has(seg, TS_TH_RST)) {
                 out->notes |= TS_NOTE_RST_IGNORED;
-            } else if (has(seg, TS_TH_SYN)) {
-                /* Old duplicate SYN answered (figure 8): we will reset it. */
-                out->notes |= TS_NOTE_SYNACK_BAD_ACK;
-                conn->bad_synack_ack = seg->ack;
-                conn->bad_synack_ack_valid = 1;
+                return;
             }
+            /* "send a reset <SEQ=SEG.ACK><CTL=RST>, discard the segment and
+             * return": we stay SYN-SENT, and so does the RST we send. A SYN-ACK
+             * is an old duplicate SYN answered (figure 8); a bare ACK gets the
+             * same treatment. */
+            if (has(seg, TS_TH_SYN))
+                out->notes |= TS_NOTE_SYNACK_BAD_ACK;
+            conn->bad_synack_ack = seg->ack;
+            conn->bad_synack_ack_valid = 1;
             return;
         }
         if (has(seg, TS_TH_RST)) {
@@ -845,7 +850,16 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
     ts_pending *late = &conn->pending[r];
     if (late->active && late->deferred) {
         ts_endpoint before = conn->ep[s];
-        receive_effects(conn, s, &late->seg, out);
+        /* It arrives after this segment left, so whatever it starts on a
+         * clock starts then, not at its own earlier capture time: a TIME-WAIT
+         * it causes (3.10.7.4, eighth step, FIN-WAIT-2: "start the time-wait
+         * timer") runs 2*MSL from this segment on. This segment's time is the
+         * earliest the arrival can be; a capture taken at the receiver sees
+         * the arrival right after it. */
+        ts_segment arrival = late->seg;
+        if (seg->time_ns > arrival.time_ns)
+            arrival.time_ns = seg->time_ns;
+        receive_effects(conn, s, &arrival, out);
         late->deferred = 0;
         late->applied_id = seg->id;
         late->rx_before = before;

@@ -206,7 +206,8 @@ typedef struct ts_conn {
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
     uint8_t     seen_from;    /* bit per endpoint: segments seen */
     uint8_t     bad_synack_ack_valid;
-    uint32_t    bad_synack_ack; /* ack of the last unacceptable SYN-ACK (figure 8) */
+    uint32_t    bad_synack_ack; /* ack of the last unacceptable ACK or SYN-ACK in
+                                   SYN-SENT (figure 8): our RST answers it */
     uint32_t    incarnation;  /* connections so far on these ports */
     uint32_t    segments;
     ts_segment  last;         /* the previous segment (for a RST that answers it) */

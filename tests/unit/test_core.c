@@ -179,6 +179,34 @@ static void test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing(voi
     g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "SYN-SENT");
 }
 
+/* RFC 9293 3.10.7.3, SYN-SENT, first check the ACK bit: an unacceptable ACK
+ * (here a bare ACK, not a SYN-ACK) is answered by <SEQ=SEG.ACK><CTL=RST> and
+ * dropped. The RST we send does not close us: the client stays SYN-SENT and
+ * the real SYN-ACK still completes the handshake (fuzz corpus
+ * hand-syn-sent-bad-ack-then-rst.bin, frame 3). */
+static void test_syn_sent_resetting_an_unacceptable_ack_stays_syn_sent(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, ACK, SISN, 77, 0);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, C, RST, 77, 0, 0);
+    assert_phase(&f, "Reset", 0);
+    assert_prev(&f, "SYN-SENT", "SYN-RECEIVED");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    /* A RST with any other number is an abort (3.10.5): CLOSED. */
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, ACK, SISN, 77, 0);
+    seg(&f, C, RST, 78, 0, 0);
+    assert_states(&f, "CLOSED", "SYN-RECEIVED");
+}
+
 static void test_retransmitted_syn_and_fin_move_their_receiver_once(void)
 {
     fixture f;
@@ -337,6 +365,27 @@ static void test_fin_retransmitted_to_time_wait_restarts_2msl(void)
     seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
     assert_states(&f, "TIME-WAIT", "CLOSED");
     assert_phase(&f, "Teardown", 4);
+}
+
+/* A FIN that crossed its receiver's next segment (delivered late) arrives
+ * after that segment left: a TIME-WAIT it causes starts then, not at the FIN's
+ * own, earlier capture time (fuzz FUZZ_CORE_STRICT_TIME: a TIME-WAIT never
+ * starts before the segment that reports it). */
+static void test_time_wait_from_a_late_fin_starts_when_it_is_applied(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    /* The server's FIN+ACK acknowledges the client's FIN, but hindsight says it
+     * reached the client only after the client's next segment. */
+    seg_at(&f, MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED_LATE);
+    assert_states(&f, "FIN-WAIT-1", "LAST-ACK");
+    seg_at(&f, 200 * MS, C, ACK, CISN + 2, SISN + 1, 0, TS_DELIVERED);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    g_assert_cmpint(f.a.time_wait_end_ns, ==, f.now + 60000 * MS);
+    g_assert_cmpint(ts_conn_endpoint_state(&f.conn, C, f.now, NULL), ==, TS_TIME_WAIT);
+    g_assert_cmpint(ts_conn_endpoint_state(&f.conn, C, f.now + 60000 * MS - 1, NULL), ==, TS_TIME_WAIT);
 }
 
 /* ---- no transition --------------------------------------------------------------- */
@@ -699,6 +748,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/handshake/data-on-syn-tcp-fast-open", test_data_on_syn_is_accepted_like_tcp_fast_open);
     g_test_add_func("/core/handshake/synack-wrong-ack-old-duplicate",
                     test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing);
+    g_test_add_func("/core/handshake/syn-sent-resets-unacceptable-ack-and-waits",
+                    test_syn_sent_resetting_an_unacceptable_ack_stays_syn_sent);
     g_test_add_func("/core/retransmission/syn-and-fin-move-receiver-once",
                     test_retransmitted_syn_and_fin_move_their_receiver_once);
     g_test_add_func("/core/teardown/four-step-close", test_four_step_close_ends_client_time_wait_server_closed);
@@ -711,6 +762,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/teardown/data-after-fin-flagged", test_data_after_fin_is_flagged);
     g_test_add_func("/core/teardown/fin-retransmitted-to-time-wait-restarts-2msl",
                     test_fin_retransmitted_to_time_wait_restarts_2msl);
+    g_test_add_func("/core/teardown/late-fin-time-wait-starts-when-applied",
+                    test_time_wait_from_a_late_fin_starts_when_it_is_applied);
     g_test_add_func("/core/data/keepalive-and-window-probe-no-transition",
                     test_keepalive_and_window_probe_change_no_state);
     g_test_add_func("/core/reset/rst-answering-syn-no-listener", test_rst_answering_syn_means_no_listener);
