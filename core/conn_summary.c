@@ -40,7 +40,7 @@ enum { FIRST_ORIG = 1, FIRST_RESP = 2 };
  * Redis, IRC, MQTT, RFB, HTTP alternates, DNP3, Syslog-over-TCP...). Sorted. */
 static const uint16_t likely_server_ports[] = {
     21,   22,   23,   25,   53,   80,   81,   88,   110,  111,  135,  139,  143,  389,
-    443,  445,  465,  502,  563,  585,  587,  614,  636,  989,  990,  992,  993,  994,
+    443,  445,  465,  502,  563,  585,  587,  614,  631,  636,  989,  990,  992,  993,  994,
     995,  1080, 1194, 1433, 1883, 3128, 3306, 3389, 5060, 5222, 5223, 5269, 5432, 5900,
     5901, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8443, 8888, 20000,
 };
@@ -220,12 +220,14 @@ static void flip_roles(ts_summary *s)
     add_history(s, '^');
 }
 
-static void update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
+static bool update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
 {
     ts_zeek_endpoint *ep = &s->zk[e], *peer = &s->zk[1 - e];
+    bool do_close = false;
     if (has(seg, TS_TH_SYN)) {
         if (is_orig) {
             set_state(ep, has(seg, TS_TH_ACK) ? TS_ZK_SYN_ACK_SENT : TS_ZK_SYN_SENT);
+            s->zeek_attempt_ns = seg->time_ns + TS_ZEEK_ATTEMPT_DELAY_NS; /* AttemptTimer */
         } else {
             if (!has(seg, TS_TH_ACK) && peer->state == TS_ZK_SYN_ACK_SENT && seg->seq == ep->start_seq) {
                 /* SYN/SYN-ACK reversal: flip the endpoints, establish. */
@@ -238,10 +240,14 @@ static void update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is
             set_state(ep, TS_ZK_ESTABLISHED);
         }
     }
-    if (has(seg, TS_TH_FIN))
+    if (has(seg, TS_TH_FIN)) {
         set_state(ep, TS_ZK_CLOSED);
-    if (has(seg, TS_TH_RST))
+        do_close = true;
+    }
+    if (has(seg, TS_TH_RST)) {
         set_state(ep, TS_ZK_RESET);
+        do_close = true;
+    }
     if (ep->state == TS_ZK_INACTIVE) {
         const ts_zeek_endpoint *orig = &s->zk[s->orig_endpoint];
         if (!is_orig && seg->payload_len == 0 && orig->state == TS_ZK_SYN_SENT)
@@ -253,18 +259,26 @@ static void update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is
             set_state(ep, TS_ZK_PARTIAL);
         }
     }
+    return do_close;
 }
 
-static void update_syn_sent(ts_zeek_endpoint *ep, const ts_segment *seg)
+static bool update_syn_sent(ts_zeek_endpoint *ep, const ts_segment *seg)
 {
-    if (has(seg, TS_TH_FIN))
+    bool do_close = false;
+    if (has(seg, TS_TH_FIN)) {
         set_state(ep, TS_ZK_CLOSED);
-    if (has(seg, TS_TH_RST))
+        do_close = true;
+    }
+    if (has(seg, TS_TH_RST)) {
         set_state(ep, TS_ZK_RESET);
+        do_close = true;
+    }
+    return do_close;
 }
 
-static void update_established(ts_zeek_endpoint *ep, ts_zeek_endpoint *peer, const ts_segment *seg)
+static bool update_established(ts_zeek_endpoint *ep, ts_zeek_endpoint *peer, const ts_segment *seg)
 {
+    bool do_close = false;
     if (has(seg, TS_TH_SYN) && ep->state == TS_ZK_PARTIAL && peer->state == TS_ZK_INACTIVE &&
         !has(seg, TS_TH_ACK))
         set_state(ep, TS_ZK_SYN_SENT); /* SYN_after_partial */
@@ -272,38 +286,59 @@ static void update_established(ts_zeek_endpoint *ep, ts_zeek_endpoint *peer, con
         set_state(ep, TS_ZK_CLOSED);
         if (peer->state == TS_ZK_RESET && peer->prev_state == TS_ZK_CLOSED)
             set_state(peer, TS_ZK_CLOSED); /* FIN then RST from the peer: a normal close */
+        do_close = true;
     }
-    if (has(seg, TS_TH_RST))
+    if (has(seg, TS_TH_RST)) {
         set_state(ep, TS_ZK_RESET);
+        do_close = true;
+    }
+    return do_close;
 }
 
-static void update_closed(ts_zeek_endpoint *ep, const ts_zeek_endpoint *peer, const ts_segment *seg)
+static bool update_closed(ts_zeek_endpoint *ep, const ts_zeek_endpoint *peer, const ts_segment *seg)
 {
-    if (has(seg, TS_TH_RST) && peer->state != TS_ZK_CLOSED)
+    if (has(seg, TS_TH_RST) && peer->state != TS_ZK_CLOSED) {
         set_state(ep, TS_ZK_RESET);
+        return !ep->did_close; /* RST after FIN */
+    }
+    return false;
 }
 
-static void update_state_machine(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
+/* UpdateStateMachine; returns do_close. */
+static bool update_state_machine(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
 {
     ts_zeek_endpoint *ep = &s->zk[e], *peer = &s->zk[1 - e];
     switch (ep->state) {
     case TS_ZK_INACTIVE:
-        update_inactive(s, e, seg, is_orig);
-        break;
+        return update_inactive(s, e, seg, is_orig);
     case TS_ZK_SYN_SENT:
     case TS_ZK_SYN_ACK_SENT:
-        update_syn_sent(ep, seg);
-        break;
+        return update_syn_sent(ep, seg);
     case TS_ZK_ESTABLISHED:
     case TS_ZK_PARTIAL:
-        update_established(ep, peer, seg);
-        break;
+        return update_established(ep, peer, seg);
     case TS_ZK_CLOSED:
-        update_closed(ep, peer, seg);
-        break;
+        return update_closed(ep, peer, seg);
     default: /* TS_ZK_RESET: only weirds */
-        break;
+        return false;
     }
+}
+
+/* ConnectionClosed (deliveries are never deferred here): once the close is
+ * complete, Zeek deletes the connection tcp_close_delay after its last time. */
+static void connection_closed(ts_summary *s, int e)
+{
+    ts_zeek_endpoint *ep = &s->zk[e], *peer = &s->zk[1 - e];
+    if (ep->did_close)
+        return;
+    ep->did_close = 1;
+    if (ep->state == TS_ZK_RESET || peer->did_close || peer->state == TS_ZK_INACTIVE)
+        s->zeek_delete_ns = s->zeek_last_ns + TS_ZEEK_CLOSE_DELAY_NS;
+}
+
+static bool handshake_state(uint8_t st)
+{
+    return st == TS_ZK_INACTIVE || st == TS_ZK_SYN_SENT || st == TS_ZK_SYN_ACK_SENT;
 }
 
 /* ---- content gaps (TCP_Reassembler), simplified to one block above a hole -- */
@@ -403,6 +438,9 @@ static void zeek_process(ts_summary *s, const ts_segment *seg)
     if (seg->window == 0 && !has(seg, TS_TH_RST) && peer->state != TS_ZK_CLOSED && ep->state != TS_ZK_RESET)
         scaled_history(s, e, 'W', &ep->win0_cnt, &ep->win0_thresh);
 
+    if (!s->zk[0].did_close || !s->zk[1].did_close)
+        s->zeek_last_ns = seg->time_ns; /* Conn()->SetLastTime */
+
     if (has(seg, TS_TH_FIN)) {
         ep->fin_cnt++;
         ep->fin_seq = rel_seq + seg_len;
@@ -432,8 +470,12 @@ static void zeek_process(ts_summary *s, const ts_segment *seg)
     }
 
     update_last_seq(s, e, seg, seq_end);
-    update_state_machine(s, e, seg, is_orig);
-    s->first_seen |= (uint8_t)(is_orig_endpoint(s, e) ? FIRST_ORIG : FIRST_RESP);
+    bool do_close = update_state_machine(s, e, seg, is_orig);
+    /* SetState: leaving the handshake states switches to tcp_inactivity_timeout */
+    if (!handshake_state(ep->state) || !handshake_state(peer->state))
+        s->zeek_long_timeout = 1;
+    /* CheckPIA_FirstPacket, with Process()'s is_orig (taken before any flip) */
+    s->first_seen |= (uint8_t)(is_orig ? FIRST_ORIG : FIRST_RESP);
 
     if (ack_ok)
         ack_received(s, 1 - e, rel_ack);
@@ -454,6 +496,8 @@ static void zeek_process(ts_summary *s, const ts_segment *seg)
         if (len > 0)
             data_sent(ep, data_seq, len);
     }
+    if (do_close)
+        connection_closed(s, e);
 }
 
 /* TCPAnalyzer::WantConnection: which end Zeek makes the originator. */
@@ -526,18 +570,80 @@ void ts_summary_init(ts_summary *s)
     memset(s, 0, sizeof *s);
 }
 
+/* IPBasedAnalyzer::AnalyzePacket asks TCPSessionAdapter::IsReuse of every
+ * packet of a known connection: only a SYN starts a new one. */
+static bool zeek_is_reuse(const ts_summary *s, const ts_segment *seg)
+{
+    if (!has(seg, TS_TH_SYN))
+        return false;
+    const ts_zeek_endpoint *orig = &s->zk[s->orig_endpoint], *resp = &s->zk[1 - s->orig_endpoint];
+    const ts_zeek_endpoint *conn_orig = orig;
+    if (has(seg, TS_TH_ACK)) {
+        if (orig->state != TS_ZK_INACTIVE)
+            return false; /* not a half connection */
+        conn_orig = resp;
+    }
+    if (!orig->did_close && !resp->did_close) { /* !IsClosed() */
+        if (seg->seq == conn_orig->start_seq)
+            return false;
+        if (!has(seg, TS_TH_ACK) && conn_orig->state == TS_ZK_SYN_ACK_SENT && resp->state == TS_ZK_INACTIVE &&
+            seg->seq == resp->start_seq)
+            return false; /* SYN and SYN-ACK seen in reverse order */
+    }
+    return true;
+}
+
+/* The timers that remove a Zeek connection, due by this segment's time
+ * (Zeek dispatches due timers before it processes a packet). */
+static bool zeek_removed(ts_summary *s, int64_t t)
+{
+    int64_t idle = s->zeek_long_timeout ? TS_ZEEK_INACTIVITY_NS : TS_ZEEK_INACTIVITY_OPEN_NS;
+    if (t - s->zeek_last_ns >= idle) /* Session::InactivityTimer */
+        return true;
+    if (s->zeek_delete_ns != 0 && s->zeek_delete_ns <= t) /* ConnDeleteTimer */
+        return true;
+    if (s->zeek_attempt_ns != 0 && s->zeek_attempt_ns <= t) { /* AttemptTimer */
+        s->zeek_attempt_ns = 0;
+        uint8_t os = s->zk[s->orig_endpoint].state, rs = s->zk[1 - s->orig_endpoint].state;
+        if ((os == TS_ZK_SYN_SENT || os == TS_ZK_SYN_ACK_SENT) && rs == TS_ZK_INACTIVE)
+            return true;
+    }
+    return false;
+}
+
+/* A new Zeek connection (IPBasedAnalyzer::NewConn): Zeek's part starts over. */
+static void zeek_begin(ts_summary *s, const ts_segment *seg)
+{
+    memset(s->zk, 0, sizeof s->zk);
+    s->hist_seen = 0;
+    s->is_partial = 0;
+    s->first_seen = 0;
+    s->history_len = 0;
+    s->history_truncated = 0;
+    s->history[0] = '\0';
+    s->zeek_long_timeout = 0;
+    s->zeek_delete_ns = 0;
+    s->zeek_attempt_ns = 0;
+    s->zeek_last_ns = seg->time_ns;
+    s->orig_endpoint = choose_originator(seg);
+    if (s->orig_endpoint != (seg->from_b ? 1 : 0))
+        add_history(s, '^'); /* Connection::FlipRoles at creation */
+}
+
 void ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a)
 {
     if (s->started && (a->notes & TS_NOTE_NEW_CONNECTION)) {
-        uint32_t incarnation = s->incarnation + 1;
+        uint32_t incarnation = s->incarnation + 1, zeek_index = s->zeek_index + 1;
         ts_summary_init(s);
         s->incarnation = incarnation;
+        s->zeek_index = zeek_index;
+    } else if (s->started && (zeek_removed(s, seg->time_ns) || zeek_is_reuse(s, seg))) {
+        s->zeek_index++;
+        zeek_begin(s, seg);
     }
     if (!s->started) {
         s->started = 1;
-        s->orig_endpoint = choose_originator(seg);
-        if (s->orig_endpoint != (seg->from_b ? 1 : 0))
-            add_history(s, '^'); /* Connection::FlipRoles at creation */
+        zeek_begin(s, seg);
         s->open_frame = seg->id;
         s->first_ns = seg->time_ns;
         s->handshake_rtt_ns = -1;

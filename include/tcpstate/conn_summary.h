@@ -68,7 +68,7 @@ typedef struct ts_zeek_endpoint {
     uint8_t  state;       /* ts_zeek_state */
     uint8_t  prev_state;
     uint8_t  above_valid; /* a block of data seen above a hole */
-    uint8_t  pad;
+    uint8_t  did_close;   /* ConnectionClosed() ran for it */
     uint32_t start_seq;   /* ISN (or first seq - 1 for a partial connection) */
     uint32_t last_seq;    /* highest sequence number sent + 1 */
     uint32_t ack_seq;     /* highest acknowledgment the peer sent for it */
@@ -95,6 +95,11 @@ typedef struct ts_summary {
     uint8_t  history_len;
     uint8_t  history_truncated;
     char     history[TS_HISTORY_MAX + 1];
+    uint8_t  zeek_long_timeout; /* the handshake left its states: tcp_inactivity_timeout */
+    uint32_t zeek_index;     /* Zeek connections before the current one in this summary */
+    int64_t  zeek_last_ns;   /* Zeek's Conn()->LastTime() */
+    int64_t  zeek_delete_ns; /* close complete: removed at last time + tcp_close_delay (0: no) */
+    int64_t  zeek_attempt_ns; /* AttemptTimer (0: none pending) */
 
     /* ---- tcpstate's view (by ts_role) ---- */
     uint8_t  orig_role;      /* ts_role of Zeek's originator */
@@ -118,8 +123,22 @@ typedef struct ts_summary {
 void ts_summary_init(ts_summary *s);
 
 /* Feed one segment with the annotation ts_conn_step() gave it. A segment
- * the core marks TS_NOTE_NEW_CONNECTION starts the summary over. */
+ * the core marks TS_NOTE_NEW_CONNECTION starts the summary over (incarnation
+ * and zeek_index count up). A segment that Zeek would put in a new connection
+ * although the core does not (TCPSessionAdapter::IsReuse: a SYN that is not
+ * the originator's ISN, as in a simultaneous open; or the old one was removed
+ * by Zeek's timers: tcp_close_delay 5 s after both closed, tcp_attempt_delay
+ * 5 s for an unanswered SYN, inactivity 1 min / 5 min) starts the Zeek part
+ * over (history, conn_state, originator) and counts zeek_index up, keeping
+ * tcpstate's facts. A caller that shows each segment the summary of its own
+ * connection keeps a copy of the summary whenever zeek_index changes. */
 void ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a);
+
+/* Zeek's timer constants (init-bare.zeek defaults), in ns. */
+#define TS_ZEEK_CLOSE_DELAY_NS (5LL * 1000000000)
+#define TS_ZEEK_ATTEMPT_DELAY_NS (5LL * 1000000000)
+#define TS_ZEEK_INACTIVITY_NS (300LL * 1000000000)      /* tcp_inactivity_timeout */
+#define TS_ZEEK_INACTIVITY_OPEN_NS (60LL * 1000000000)  /* udp_inactivity_timeout, before the handshake */
 
 /* Zeek's conn_state as of the last segment fed. */
 ts_conn_code ts_summary_conn_state(const ts_summary *s);

@@ -357,6 +357,94 @@ static void test_new_connection_restarts(void)
     g_assert_cmpint(sc.sum.incarnation, ==, 1);
 }
 
+/* ---- Zeek's connection boundaries inside one tcp.stream ---------------------- */
+
+/* IsReuse (TCPSessionAdapter.cc): a SYN whose sequence number is not the
+ * originator's ISN starts a new Zeek connection, even while the first is
+ * still opening. A simultaneous open is three conn.log entries in Zeek: the
+ * first SYN (S0), the peer's SYN (S0), and the retransmitted first SYN, which
+ * the handshake then completes (SF). tests/batch/zeek_rules.py gives the same
+ * for sample-pcaps/simultaneous-open.pcap. */
+static void test_zeek_simultaneous_open_splits(void)
+{
+    scenario sc;
+    start(&sc, 40014, 9014);
+    seg(&sc, A, S_, 1000, 0, 0, 0);
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 0);
+    seg(&sc, B, S_, 5000, 0, 0, 1); /* the peer's SYN crosses */
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 1);
+    g_assert_cmpstr(code(&sc), ==, "S0");
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "S");
+    g_assert_cmpint(sc.sum.orig_role, ==, TS_SERVER);
+    seg(&sc, B, S_, 5000, 0, 0, 1000); /* its retransmission: same ISN, same Zeek connection */
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 1);
+    seg(&sc, A, S_, 1000, 0, 0, 1001); /* the client's retransmission: not B's ISN */
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 2);
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "S");
+    seg(&sc, A, S_ | A_, 1000, 5001, 0, 1002);
+    seg(&sc, B, S_ | A_, 5000, 1001, 0, 1003);
+    seg(&sc, B, A_, 5001, 1001, 0, 1004);
+    seg(&sc, A, A_, 1001, 5001, 0, 1005);
+    seg(&sc, A, P_ | A_, 1001, 5001, 1, 1500);
+    seg(&sc, B, A_, 5001, 1002, 0, 1501);
+    seg(&sc, A, F_ | A_, 1002, 5001, 0, 1600);
+    seg(&sc, B, F_ | A_, 5001, 1003, 0, 1601);
+    seg(&sc, A, A_, 1003, 5002, 0, 1602);
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 2);
+    g_assert_cmpstr(code(&sc), ==, "SF");
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "ShaADFf");
+    /* tcpstate's own facts follow tcpstate's connection, which began at frame 1 */
+    g_assert_cmpint(sc.sum.open_frame, ==, 1);
+    g_assert_cmpint(sc.sum.incarnation, ==, 0);
+}
+
+/* ConnectionClosed + tcp_close_delay (5 s): once both ends closed, Zeek deletes
+ * the connection 5 s after its last time; a RST that comes later is a new
+ * connection whose first packet is the responder's RST (flipped: port 80 is a
+ * likely server port): RSTRH, history ^r. */
+static void test_zeek_close_delay(void)
+{
+    scenario sc;
+    start(&sc, 40000, 80);
+    handshake(&sc);
+    seg(&sc, A, F_ | A_, 1001, 5001, 0, 10);
+    seg(&sc, B, F_ | A_, 5001, 1002, 0, 11);
+    seg(&sc, A, A_, 1002, 5002, 0, 12);
+    g_assert_cmpstr(code(&sc), ==, "SF");
+    seg(&sc, B, R_, 5002, 0, 0, 4000); /* within 5 s: the same connection, still SF */
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 0);
+    g_assert_cmpstr(code(&sc), ==, "SF");
+    seg(&sc, B, R_, 5002, 0, 0, 5011); /* 5 s after the last time (11 ms: the FIN) */
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 1);
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "^r");
+    g_assert_cmpstr(code(&sc), ==, "RSTRH");
+}
+
+/* AttemptTimer (tcp_attempt_delay, 5 s): a SYN still unanswered 5 s later is
+ * logged (S0) and removed; the next retransmission starts a new connection. */
+static void test_zeek_attempt_timer(void)
+{
+    scenario sc;
+    start(&sc, 40000, 9000);
+    seg(&sc, A, S_, 1000, 0, 0, 0);
+    seg(&sc, A, S_, 1000, 0, 0, 1000);
+    seg(&sc, A, S_, 1000, 0, 0, 3000);
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 0);
+    seg(&sc, A, S_, 1000, 0, 0, 7000);
+    g_assert_cmpuint(sc.sum.zeek_index, ==, 1);
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "S");
+    g_assert_cmpstr(code(&sc), ==, "S0");
+}
+
+/* likely_server_ports includes HTTP's 631 (scripts/base/protocols/http/main.zeek). */
+static void test_zeek_port_631_flips(void)
+{
+    scenario sc;
+    start(&sc, 631, 40000);
+    seg(&sc, A, A_, 5000, 1000, 10, 0); /* midstream, from port 631 */
+    g_assert_cmpstr(ts_summary_history(&sc.sum), ==, "^d");
+}
+
 static void test_names(void)
 {
     g_assert_cmpstr(ts_conn_code_name(TS_CONN_RSTOS0), ==, "RSTOS0");
@@ -395,5 +483,9 @@ int main(int argc, char **argv)
     g_test_add_func("/summary/simultaneous-close", test_simultaneous_close_is_both);
     g_test_add_func("/summary/new-connection", test_new_connection_restarts);
     g_test_add_func("/summary/names", test_names);
+    g_test_add_func("/zeek-session/simultaneous-open-splits", test_zeek_simultaneous_open_splits);
+    g_test_add_func("/zeek-session/close-delay", test_zeek_close_delay);
+    g_test_add_func("/zeek-session/attempt-timer", test_zeek_attempt_timer);
+    g_test_add_func("/zeek-session/port-631", test_zeek_port_631_flips);
     return g_test_run();
 }
