@@ -5,7 +5,8 @@
 
 csv:    every TCP segment has a row with RFC 9293 state names; the seed
         walkthrough's rows equal its kernel truth; every connection has a row
-        whose Zeek conn_state/history match tests/batch/expected-conn.tsv.
+        whose Zeek conn_state/history equal what tests/batch/zeek_rules.py
+        computes from Wireshark's TCP fields (Zeek's rules, independent of the plugin).
 pcapng: the annotated copy has every frame of the original, in order, and every
         TCP segment carries a "tcpstate: " comment that a tshark WITHOUT the
         plugin reads back, equal to the plugin's own summary; a long capture is
@@ -54,20 +55,25 @@ def samples(src):
     return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".pcap") or f.endswith(".pcapng"))
 
 
-def expected_conns(src):
+def expected_conns(cap):
+    """Per tcp.stream: Zeek's conn_state and history for the Zeek connection of the stream's last
+    frame (the summary a connections.csv row shows), from tests/batch/zeek_rules.py: Zeek's rules
+    applied to Wireshark's own TCP fields, independent of the plugin."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import zeek_rules
+    pkts = zeek_rules.read_packets(cap)
+    by_frame = {}
+    for c in zeek_rules.analyze(pkts):
+        for fr in c.frames:
+            by_frame[fr] = c
     table = {}
-    with open(os.path.join(src, "tests", "batch", "expected-conn.tsv")) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            capture, stream, state, history = line.rstrip("\n").split("\t")
-            table[(capture, stream)] = (state, history)
+    for p in pkts:
+        c = by_frame[p["frame"]]
+        table[str(p["stream"])] = (c.conn_state(), c.history)
     return table
 
 
 def run_csv(src, work):
-    expected = expected_conns(src)
-    seen = set()
     for cap in samples(src):
         name = os.path.splitext(os.path.basename(cap))[0]
         prefix = os.path.join(work, name)
@@ -91,6 +97,7 @@ def run_csv(src, work):
                 t = [line.rstrip("\n").split("\t") for line in f][1:]
             got = [[r["frame"], r["client_state"], r["server_state"]] for r in rows]
             check(got == [x[:3] for x in t], f"{name}: states differ from the kernel truth: {got} vs {t}")
+        expected = expected_conns(cap)
         with open(prefix + ".connections.csv") as f:
             conns = list(csv.DictReader(f))
         streams = sorted({r["stream"] for r in rows}, key=int)
@@ -98,15 +105,11 @@ def run_csv(src, work):
         for c in conns:
             check(int(c["segments"]) == sum(1 for r in rows if r["stream"] == c["stream"]),
                   f"{name}: stream {c['stream']} segment count")
-            key = (name, c["stream"])
-            if key in expected:
-                seen.add(key)
-                check((c["conn_state"], c["history"]) == expected[key],
-                      f"{name} stream {c['stream']}: conn_state/history {c['conn_state']} {c['history']}, "
-                      f"expected {expected[key]}")
-    missing = [k for k in expected if k not in seen and os.path.exists(
-        os.path.join(src, "sample-pcaps", k[0] + ".pcap"))]
-    check(not missing, f"expected connections not found: {missing}")
+            want = expected.get(c["stream"])
+            check((c["conn_state"], c["history"]) == want,
+                  f"{name} stream {c['stream']}: conn_state/history {c['conn_state']} {c['history']}, "
+                  f"Zeek's rules (zeek_rules.py) {want}")
+        check(set(expected) == {c["stream"] for c in conns}, f"{name}: streams differ from zeek_rules.py's")
 
 
 def run_pcapng(src, work):
