@@ -3,13 +3,14 @@
 
   check_batch.py csv|pcapng --source <repo> --build <build dir>
 
-csv:    every TCP segment has a row with RFC 9293 state names; the seed
-        walkthrough's rows equal its kernel truth; every connection has a row
+csv:    every TCP segment has a row with RFC 9293 state names; every capture's
+        rows equal its kernel truth (sample-pcaps/*.truth.tsv); every connection has a row
         whose Zeek conn_state/history equal what tests/batch/zeek_rules.py
         computes from Wireshark's TCP fields (Zeek's rules, independent of the plugin).
 pcapng: the annotated copy has every frame of the original, in order, and every
         TCP segment carries a "tcpstate: " comment that a tshark WITHOUT the
-        plugin reads back, equal to the plugin's own summary; a long capture is
+        plugin reads back, equal to the plugin's own summary and carrying the
+        kernel truth's client and server states; a long capture is
         done in several editcap chunks.
 Exit 77 (CTest: skipped) when tshark is missing.
 """
@@ -92,7 +93,7 @@ def run_csv(src, work):
             if not ok:
                 break
         truth = os.path.join(src, "sample-pcaps", name + ".truth.tsv")
-        if name == "seed-walkthrough" and os.path.exists(truth):
+        if os.path.exists(truth):
             with open(truth) as f:
                 t = [line.rstrip("\n").split("\t") for line in f][1:]
             got = [[r["frame"], r["client_state"], r["server_state"]] for r in rows]
@@ -140,6 +141,14 @@ def run_pcapng(src, work):
             frame, _, summary = line.partition("\t")
             summaries[frame] = summary
         check(set(comments) == set(summaries), f"{name}: commented frames != annotated frames")
+        truth = os.path.join(src, "sample-pcaps", name + ".truth.tsv")
+        if os.path.exists(truth):  # the kernel's states (tests/kernel/truth.py), independent of the plugin
+            with open(truth) as f:
+                for frame, cs, ss in (line.rstrip("\n").split("\t")[:3] for line in list(f)[1:]):
+                    c = comments.get(frame, "")
+                    if f"client {cs}, server {ss}" not in c:
+                        check(False, f"{name} frame {frame}: comment {c!r} lacks the kernel's client {cs}, server {ss}")
+                        break
         for frame, summary in summaries.items():
             c = comments.get(frame, "")
             if not c.startswith("tcpstate: " + summary + " | "):

@@ -2,7 +2,12 @@
 """The "TCP Connection States" stats tree (tshark -z tcpstate,tree) on every sample capture:
 - one pass and two passes give the same non-zero connection and phase rows (one pass may leave 0-count
   nodes behind; transitions and anomalies may differ: hindsight rewrites records after the first pass);
-- connections by outcome count each tcp.stream once, under its final tcpstate.conn.state;
+- connections by outcome count each tcp.stream once, under its final tcpstate.conn.state, and that is
+  what Zeek's rules give for the stream's last frame (tests/batch/zeek_rules.py, from Wireshark's own
+  TCP fields, independent of the plugin);
+- segments by phase add up to the capture's TCP segments (plain tshark: tcp and not icmp);
+- in two passes, each transition row equals the frames whose client/server prev_state -> state
+  fields show that transition;
 - each anomaly row counts the frames that carry that expert info (tshark -2 -Y tcpstate.expert.X).
   check_stats.py --source <repo> --build <build dir>
 """
@@ -12,6 +17,9 @@ import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zeek_rules  # noqa: E402
 
 
 def run(src, args):
@@ -44,7 +52,7 @@ def main():
     os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
     src = os.path.abspath(a.source)
     failures = 0
-    caps = sorted(f for f in os.listdir(os.path.join(src, "sample-pcaps")) if f.endswith(".pcap"))
+    caps = sorted(f for f in os.listdir(os.path.join(src, "sample-pcaps")) if f.endswith((".pcap", ".pcapng")))
     for name in caps:
         cap = os.path.join(src, "sample-pcaps", name)
         same = ("Connections by outcome (Zeek conn_state)", "Connections by final state (client, server)",
@@ -66,6 +74,35 @@ def main():
                    if k[0] == "Connections by outcome (Zeek conn_state)" and k[1]}
         if outcome != dict(final):
             print(f"FAIL {name}: outcomes {outcome} != per-stream conn.state {dict(final)}")
+            failures += 1
+        pkts = zeek_rules.read_packets(cap)
+        by_frame = {}
+        for c in zeek_rules.analyze(pkts):
+            for fr in c.frames:
+                by_frame[fr] = c.conn_state()
+        last = {}
+        for p in pkts:
+            last[p["stream"]] = by_frame[p["frame"]]
+        zeek = dict(collections.Counter(last.values()))
+        if outcome != zeek:
+            print(f"FAIL {name}: outcomes {outcome} != Zeek's rules per stream {zeek}")
+            failures += 1
+        phases = two.get(("Segments by phase", None), 0)
+        if phases != len(pkts):
+            print(f"FAIL {name}: segments by phase {phases} != TCP segments {len(pkts)}")
+            failures += 1
+        trans = collections.Counter()
+        for line in run(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields",
+                              "-e", "tcpstate.client.prev_state", "-e", "tcpstate.client.state",
+                              "-e", "tcpstate.server.prev_state", "-e", "tcpstate.server.state"]).splitlines():
+            cp, cs, sp, ss = line.split("\t")
+            if cp != cs:
+                trans[f"client {cp} -> {cs}"] += 1
+            if sp != ss:
+                trans[f"server {sp} -> {ss}"] += 1
+        rows = {k[1]: v for k, v in two.items() if k[0] == "State transitions" and k[1] and v}
+        if rows != dict(trans):
+            print(f"FAIL {name}: transitions {rows} != per-frame fields {dict(trans)}")
             failures += 1
         for (parent, expert), count in two.items():
             if parent != "Anomalies (expert infos)" or expert is None:
