@@ -8,6 +8,14 @@
  * connection's summary: in one pass a connection moves from node to node as
  * its summary grows (S0 -> S1 -> SF) and ends counted once, under its final
  * values; nodes it left stay with a count of 0.
+ *
+ * One pass says "so far": "State transitions" and "Anomalies" count what each
+ * segment showed when it was dissected. When a later segment's hindsight
+ * rewrites earlier frames (tcpstate.corrects), the transitions those frames
+ * showed stay counted; the correcting segment adds a tcpstate.expert.corrects
+ * anomaly. With -2 (and in the GUI, which dissects again) every row counts the
+ * corrected, final annotation; tests/batch/check_stats.py checks the two-pass
+ * transition rows against the per-frame fields.
  */
 #include "tcpstate_plugin.h"
 
