@@ -11,7 +11,8 @@ cfg=$(mktemp -d /tmp/tcpstate-profile.XXXXXX)
 trap 'rm -rf "$cfg"' EXIT
 WIRESHARK_CONFIG_DIR=$cfg "$here/profile/install-profile.sh" >/dev/null
 chmod -R a+rX "$cfg"
-got=$(TCPSTATE_TSHARK_ENV="WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
+# Appended to, not replaced: the sanitizer build puts the ASan runtime there.
+got=$(TCPSTATE_TSHARK_ENV="${TCPSTATE_TSHARK_ENV:-} WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
   -C tcpstate -2 -r "$here/sample-pcaps/seed-walkthrough.pcap" -T fields -E "separator=;" \
   -e _ws.col.Phase -e _ws.col.Step -e "_ws.col.Client state" -e "_ws.col.Server state" -e _ws.col.Conn)
 want='Handshake;1;SYN-SENT;SYN-RECEIVED;SF
@@ -28,7 +29,7 @@ if [ "$got" != "$want" ]; then
   echo "FAIL: profile columns:"; diff <(echo "$want") <(echo "$got"); exit 1
 fi
 # The one-line summary (default tshark output) carries the columns too.
-line=$(TCPSTATE_TSHARK_ENV="WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
+line=$(TCPSTATE_TSHARK_ENV="${TCPSTATE_TSHARK_ENV:-} WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
   -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" -c 1)
 grep -q 'client Handshake 1 SYN-SENT SYN-RECEIVED' <<<"$line" || { echo "FAIL: summary line: $line"; exit 1; }
 echo "profile columns: OK"

@@ -5,6 +5,9 @@
 # plugins`, a filter error dialog instead of the capture window, or plugin,
 # coloring-rule or filter complaints on Wireshark's stderr.
 # Exit 77 (CTest: skipped) without a display stack (Xvfb, xdotool, wireshark).
+# TCPSTATE_TSHARK_ENV (extra environment, e.g. the ASan runtime in LD_PRELOAD and
+# an empty WIRESHARK_EXTCAP_DIR from tests/robustness/sanitize.sh) reaches
+# tshark and wireshark, the plugin's hosts, and nothing else (not Xvfb, xdotool).
 #   tests/gui/gui_smoke.sh [build dir]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,9 +47,10 @@ for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 [ -s "$work/display" ] || { echo "SKIP: Xvfb did not start: $(cat "$work/xvfb.log")"; exit 77; }
 export DISPLAY=:$(head -1 "$work/display")
 
+# shellcheck disable=SC2086 # TCPSTATE_TSHARK_ENV is a list of VAR=value words
 (exec setpriv --reuid=65534 --regid=65534 --clear-groups \
   env HOME="$home" DISPLAY="$DISPLAY" XDG_RUNTIME_DIR="$work/run" WIRESHARK_PLUGIN_DIR="$build/plugins" \
-  timeout 90 wireshark -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" \
+  timeout 90 env ${TCPSTATE_TSHARK_ENV:-} wireshark -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" \
   -Y 'tcpstate.phase == "Handshake" && tcpstate.conn.state == "SF"' >"$work/out" 2>"$work/err") &
 ws_pid=$!
 
