@@ -131,7 +131,7 @@ def editcap(args):
 
 
 def make_variants(samples, work, rates, seeds, snaps, what, full):
-    """Returns a list of (kind, path)."""
+    """Returns a list of (kind, path) and the editcap commands that made no file."""
     variants = []
     jobs = []
     for src in samples:
@@ -158,11 +158,14 @@ def make_variants(samples, work, rates, seeds, snaps, what, full):
                     with open(dst, 'wb') as f:
                         f.write(data[:cut])
                     variants.append(('cut', dst))
+    missing = []
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        for rc, (kind_path) in zip(pool.map(lambda j: editcap(j[0]), jobs), (j[1] for j in jobs)):
-            if os.path.exists(kind_path[1]):
-                variants.append(kind_path)
-    return variants
+        for rc, job in zip(pool.map(lambda j: editcap(j[0]), jobs), jobs):
+            if rc == 0 and os.path.exists(job[1][1]):
+                variants.append(job[1])
+            else:  # the sweep would silently cover less than it says
+                missing.append('editcap %s: exit %d' % (' '.join(job[0]), rc))
+    return variants, missing
 
 
 def check_expectations(name, out, expectations):
@@ -237,7 +240,9 @@ def main():
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--timeout', type=int, default=120)
     ap.add_argument('--only', default='')
-    ap.add_argument('--pcaps', default=os.path.join(ROOT, 'sample-pcaps', '*.pcap'))
+    ap.add_argument('--pcaps', default=','.join(os.path.join(ROOT, 'sample-pcaps', '*.' + ext)
+                                                 for ext in ('pcap', 'pcapng')),
+                    help='comma-separated globs, read when the run starts (default: every sample capture)')
     ap.add_argument('--env', default=os.environ.get('TCPSTATE_TSHARK_ENV', ''))
     ap.add_argument('--keep', action='store_true')
     ap.add_argument('--json', default='')
@@ -265,13 +270,21 @@ def main():
     work = tempfile.mkdtemp(prefix='tsrobust.')
     for sub in ('corrupt', 'snap', 'cut', 'hostile'):
         os.makedirs(os.path.join(work, sub))
-    samples = sorted(glob.glob(a.pcaps))
+    samples = sorted(set(sum((glob.glob(g) for g in a.pcaps.split(',')), [])))
+    if not samples and what & {'base', 'corrupt', 'snap', 'cut'}:
+        print('robustness: no sample capture matches %s' % a.pcaps, file=sys.stderr)
+        return 2
     t0 = time.monotonic()
     print('robustness: %s mode, %d sample captures, plugin from %s, work dir %s'
           % ('full' if full else 'quick', len(samples), build, work), flush=True)
 
     variants = [('base', s) for s in samples] if 'base' in what else []
-    variants += make_variants(samples, work, rates, seeds, snaps, what, full)
+    made, missing = make_variants(samples, work, rates, seeds, snaps, what, full)
+    variants += made
+    if missing:
+        print('robustness: %d variants could not be made:\n  %s' % (len(missing), '\n  '.join(missing[:20])),
+              file=sys.stderr)
+        return 2
     expectations = {}
     if 'hostile' in what:
         hostile_dir = os.path.join(work, 'hostile')
@@ -283,6 +296,10 @@ def main():
     for kind, _ in variants:
         inputs[kind] = inputs.get(kind, 0) + 1
     print('robustness: inputs %s' % inputs, flush=True)
+    if 'corrupt' in what:
+        print('robustness: corruption sweep: %d sample captures x %d rates (%s) x %d seeds = %d captures'
+              % (len(samples), len(rates), ', '.join(map(str, rates)), len(seeds), inputs.get('corrupt', 0)),
+              flush=True)
 
     problems = []
     base_empty = []
@@ -322,6 +339,7 @@ def main():
 
     elapsed = time.monotonic() - t0
     print('\n== robustness summary (%s, %.0f s, %d workers)' % ('full' if full else 'quick', elapsed, a.jobs))
+    print('sample captures: %d (%s)' % (len(samples), a.pcaps))
     print('inputs by kind: ' + ', '.join('%s %d' % kv for kv in sorted(inputs.items())))
     for kind, k in sorted(runner.by_kind.items()):
         print('  %-8s runs %5d  failures %d  (%.0f s of tshark)' % (kind, k['runs'], k['failures'], k['seconds']))
@@ -339,7 +357,8 @@ def main():
         print('NOTE: no tcpstate fields at all in: ' + ', '.join(base_empty))
     if a.json:
         with open(a.json, 'w') as f:
-            json.dump({'mode': 'full' if full else 'quick', 'seconds': round(elapsed), 'inputs': inputs,
+            json.dump({'mode': 'full' if full else 'quick', 'seconds': round(elapsed),
+                       'samples': [os.path.basename(x) for x in samples], 'inputs': inputs,
                        'by_kind': runner.by_kind, 'runs': runner.runs, 'failures': runner.failures,
                        'annotation_problems': problems, 'memory': memory}, f, indent=1)
     if not a.keep and not runner.failures:

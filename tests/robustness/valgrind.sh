@@ -9,7 +9,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=${TCPSTATE_BUILD:-$root/build} jobs=2 pcaps="$root/sample-pcaps/*.pcap" xml=""
+build=${TCPSTATE_BUILD:-$root/build} jobs=2 pcaps="$root/sample-pcaps/*.pcap $root/sample-pcaps/*.pcapng" xml=""
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -28,6 +28,7 @@ ls "$build"/plugins/*/epan/tcpstate.so >/dev/null 2>&1 || { echo "valgrind.sh: n
 chmod -R a+rX "$build"
 [ -n "$xml" ] || xml=$(mktemp -d /tmp/tsvalgrind.XXXXXX)
 mkdir -p "$xml"; chmod 777 "$xml"
+rm -f "$xml"/*.xml "$xml"/*.stderr   # a kept --xml-dir: only this run's reports
 home=$(mktemp -d /tmp/tsvalgrind-home.XXXXXX); chmod 777 "$home"
 trap 'rm -rf "$home"' EXIT
 
@@ -54,8 +55,13 @@ run_one() { # pcap mode
 export -f run_one
 export xml home build
 : > "$xml/exits.txt"
+shopt -s nullglob
+inputs=($pcaps)
+shopt -u nullglob
+[ ${#inputs[@]} -gt 0 ] || { echo "valgrind.sh: no capture matches $pcaps" >&2; exit 2; }
+echo "valgrind.sh: ${#inputs[@]} captures x 2 passes, $jobs in parallel, XML in $xml"
 n=0
-for pcap in $pcaps; do
+for pcap in "${inputs[@]}"; do
   for mode in 1pass 2pass; do printf '%s\0%s\0' "$pcap" "$mode"; n=$((n + 1)); done
 done | xargs -0 -n2 -P"$jobs" bash -c 'run_one "$0" "$1"'
 python3 - "$xml" "$root" <<'PY'
