@@ -2,14 +2,17 @@
 # The two set-up commands of the README, on a fresh Debian 12 machine:
 #   ./run.sh walkthrough   install what is missing, build, print the annotated seed walkthrough
 #   ./run.sh test          install what is missing, build, run every test (CTest)
+#   ./run.sh test ARGS...  the same, with ARGS passed to ctest (e.g. -LE slow: skip the slow tests,
+#                          -L robustness, -R golden)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 what=${1:-}
+[ $# -gt 0 ] && shift
 build=${TCPSTATE_BUILD:-$PWD/build}
 
 walkthrough_packages=(build-essential cmake pkg-config libglib2.0-dev wireshark-dev tshark util-linux)
 test_packages=("${walkthrough_packages[@]}" python3 tcpdump nftables iproute2 clang libclang-rt-14-dev valgrind
-               xvfb xauth wireshark-qt imagemagick)
+               xvfb xauth xdotool wireshark-qt imagemagick time)
 
 install_missing() {
   local missing=()
@@ -53,7 +56,9 @@ case "$what" in
     install_missing "${test_packages[@]}"
     build_all
     cd "$build"
-    ctest --output-on-failure -j"$(nproc)" ;;
+    # Every test, slow ones included (the corrupted-capture sweep, valgrind, the
+    # libFuzzer run, the whole suite again under ASan+UBSan): about 40 minutes on 2 cores.
+    ctest --output-on-failure -j"$(nproc)" "$@" ;;
   *)
     echo "usage: $0 walkthrough|test" >&2; exit 2 ;;
 esac
