@@ -287,6 +287,8 @@ static bool resends_own_control(const ts_endpoint *ep, const ts_segment *seg)
     return has(seg, TS_TH_FIN) && ep->fin_sent && fin_position(seg) == ep->fin_seq;
 }
 
+static bool ack_acceptable(const ts_endpoint *ep, uint32_t ack);
+
 /*
  * A capture shows a segment leave its sender, not reach its receiver. The
  * core first assumes it arrived, keeps what the receiver was before
@@ -354,6 +356,19 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
             peer->active = 0;
             return;
         }
+        /* A SYN-ACK whose ack the SYN's sender cannot accept answers another
+         * SYN: an old duplicate the capture does not show (RFC 9293 figure 8,
+         * line 3-4; 3.10.7.3). The server was LISTEN when that one came, so
+         * this SYN had not reached it: it was lost or is still on its way, and
+         * its retransmission (figure 8, line 6) is what will arrive. */
+        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
+            !has(seg, TS_TH_RST) && !ack_acceptable(&conn->ep[r], seg->ack)) {
+            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
+                   false);
+            peer->active = 0;
+            return;
+        }
         if (has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end)) {
             peer->active = 0; /* acknowledged: it arrived */
             return;
@@ -406,6 +421,38 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
 
 /* ---- the send event ------------------------------------------------------ */
 
+static bool rst_resets(const ts_endpoint *ep, const ts_segment *seg, ts_annotation *out);
+
+static bool is_synchronized(uint8_t state)
+{
+    return state >= TS_ESTABLISHED && state <= TS_LAST_ACK;
+}
+
+/* Is a RST, that its receiver will not accept, foreign to its sender's own
+ * connection? A connection that aborts sends <SEQ=SND.NXT><CTL=RST> (RFC 9293
+ * 3.10.5); Linux may send less (up to the peer's window) and a RST answering
+ * a segment carries that segment's ACK, never below SND.UNA. So a RST whose
+ * number lies outside [SND.UNA, SND.NXT] of a synchronized sender was not
+ * sent by that sender's connection (a blind or stale reset, what RFC 5961
+ * guards against; the kernel capture rst-out-of-window: the socket whose
+ * address it bears never sent it). When its receiver ignores it as well
+ * (3.10.7.4 first step: out of window, or a challenge ACK), nothing happened
+ * on either side. */
+static bool rst_foreign_to_sender(const ts_conn *conn, int s, const ts_segment *seg)
+{
+    const ts_endpoint *ep = &conn->ep[s];
+    const ts_endpoint *peer = &conn->ep[1 - s];
+    ts_annotation scratch = {0};
+
+    if (!is_synchronized(ep->state) || (!ep->isn_known && ep->snd_nxt == 0))
+        return false;
+    if (!is_synchronized(peer->state) || rst_resets(peer, seg, &scratch))
+        return false;
+    if (seq_gt(seg->seq, ep->snd_nxt))
+        return true;
+    return peer->highest_ack != 0 && seq_lt(seg->seq, peer->highest_ack);
+}
+
 /* What a segment does to its sender. A sender's state moves only by what it
  * sends: a SYN opens (CLOSED -> SYN-SENT), a FIN closes (ESTABLISHED ->
  * FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK), a RST aborts (-> CLOSED), RFC 9293 3.10.4. */
@@ -414,6 +461,9 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
     ts_endpoint *ep = &conn->ep[s];
     ts_endpoint *peer = &conn->ep[1 - s];
     uint32_t end = seg->seq + seg_space(seg);
+
+    uint32_t acked_before = ep->rcv_nxt;
+    bool acked_before_known = ep->rcv_known != 0;
 
     ep->window = seg->window;
 
@@ -425,6 +475,8 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
          * changes nothing. */
         if (ep->state == TS_SYN_SENT && !has(seg, TS_TH_ACK) && ep->rcv_known == 0 &&
             conn->bad_synack_ack_valid && seg->seq == conn->bad_synack_ack)
+            return;
+        if (rst_foreign_to_sender(conn, s, seg))
             return;
         if (ep->state != TS_LISTEN)
             ep->state = TS_CLOSED;
@@ -479,6 +531,26 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
             peer->state = TS_SYN_RECEIVED;
             peer->passive = 1;
         }
+        out->notes |= TS_NOTE_STATES_ASSUMED;
+    } else if ((ep->state == TS_FIN_WAIT_1 || ep->state == TS_FIN_WAIT_2) && has(seg, TS_TH_ACK) &&
+               !has(seg, TS_TH_FIN) && seg->payload_len == 0 && !(conn->seen_from & (1u << (1 - s))) &&
+               acked_before_known && seg->ack == acked_before + 1u && !ep->peer_fin_seen &&
+               peer->state == TS_CLOSE_WAIT) {
+        /* The same at the other end, one direction only: after our FIN, an
+         * ACK that moves exactly one number past all we acknowledged before
+         * acknowledges the peer's FIN, which is not in the capture (3.10.7.4
+         * eighth step; one byte of data would read the same, and is the less
+         * likely answer to our FIN). The peer's FIN acknowledged ours, as a
+         * FIN sent after ours arrived does: we are TIME-WAIT (from FIN-WAIT-1
+         * through FIN-WAIT-2, the three-segment close), the peer LAST-ACK, and
+         * this ACK, received, closes it. */
+        peer->fin_sent = 1;
+        peer->fin_seq = acked_before;
+        peer->snd_nxt = seg->ack;
+        peer->state = TS_LAST_ACK;
+        ep->peer_fin_seen = 1;
+        ep->ack_due = ACK_DUE_FIN;
+        enter_time_wait(conn, ep, seg->time_ns, out);
         out->notes |= TS_NOTE_STATES_ASSUMED;
     } else if (ep->state == TS_SYN_RECEIVED && !(conn->seen_from & (1u << (1 - s))) &&
                seg->payload_len > 0) {

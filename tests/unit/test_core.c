@@ -179,6 +179,50 @@ static void test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing(voi
     g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "SYN-SENT");
 }
 
+/* RFC 9293 figure 8 in full, as the kernel capture old-duplicate-syn-ack shows
+ * it from the client's side: the client's SYN does not reach the server; an
+ * old duplicate SYN (not captured) does, and the server answers it. The
+ * SYN-ACK answers another SYN, so ours had not arrived: the server went
+ * LISTEN -> SYN-RECEIVED for the old one. The client's RST (<SEQ=SEG.ACK>)
+ * sends the server back to LISTEN and leaves the client SYN-SENT; the
+ * retransmitted SYN then opens the connection. */
+static void test_old_duplicate_syn_figure_8_from_the_client_side(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, S, SYN | ACK, SISN, 91, 0);
+    assert_note(&f, TS_NOTE_SYNACK_BAD_ACK);
+    assert_no_note(&f, TS_NOTE_UNEXPECTED);
+    assert_prev(&f, "SYN-SENT", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
+    seg(&f, C, RST, 91, 0, 0);
+    assert_states(&f, "SYN-SENT", "LISTEN");
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, S, SYN | ACK, SISN + 7000, CISN + 1, 0);
+    assert_note(&f, TS_NOTE_HANDSHAKE_ACK_OK);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 1, SISN + 7001, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    assert_phase(&f, "Handshake", 3);
+    /* The second pass, told that the first SYN was lost, shows the same. */
+    start(&f);
+    seg_at(&f, MS, C, SYN, CISN, 0, 0, TS_LOST);
+    assert_states(&f, "SYN-SENT", "LISTEN");
+    seg(&f, S, SYN | ACK, SISN, 91, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, C, RST, 91, 0, 0);
+    assert_states(&f, "SYN-SENT", "LISTEN");
+}
+
 /* RFC 9293 3.10.7.3, SYN-SENT, first check the ACK bit: an unacceptable ACK
  * (here a bare ACK, not a SYN-ACK) is answered by <SEQ=SEG.ACK><CTL=RST> and
  * dropped. The RST we send does not close us: the client stays SYN-SENT and
@@ -446,12 +490,27 @@ static void test_rst_outside_window_is_ignored_and_inexact_earns_challenge(void)
     fixture f;
     start(&f);
     handshake(&f);
+    /* Neither RST carries a number the client's own connection could send
+     * (an ABORT sends SND.NXT, 3.10.5): not the client's reset, it stays
+     * ESTABLISHED, like the server that ignores it (kernel capture
+     * rst-out-of-window: the socket whose address it bears never sent it). */
     seg(&f, C, RST, CISN + 1 + 1000000, 0, 0);
     assert_note(&f, TS_NOTE_RST_IGNORED);
-    assert_states(&f, "CLOSED", "ESTABLISHED");
+    assert_phase(&f, "Reset", 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 5);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
     start(&f);
     handshake(&f);
     seg(&f, C, RST, CISN + 100, 0, 0);
+    assert_note(&f, TS_NOTE_RST_CHALLENGE);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    /* A real abort at SND.NXT that the server cannot accept yet (the data
+     * before it was lost): the client is CLOSED, the server challenges it. */
+    start(&f);
+    handshake(&f);
+    seg_at(&f, MS, C, ACK | PSH, CISN + 1, SISN + 1, 10, TS_LOST);
+    seg(&f, C, RST, CISN + 11, 0, 0);
     assert_note(&f, TS_NOTE_RST_CHALLENGE);
     assert_states(&f, "CLOSED", "ESTABLISHED");
     start(&f);
@@ -607,6 +666,37 @@ static void test_capture_of_one_direction_infers_the_missing_handshake_reply(voi
     g_assert_cmpuint(ts_conn_correctable_since(&f.conn), ==, UINT32_MAX);
 }
 
+/* The same at the other end (kernel capture one-direction): the client's FIN,
+ * then an ACK whose ack moves exactly one past everything it acknowledged
+ * before, with no data from the server ever seen: it acknowledges the
+ * server's FIN (teardown step 4). The client is TIME-WAIT, the server, whose
+ * FIN it was, CLOSED by this ACK. */
+static void test_capture_of_one_direction_infers_the_missing_fin(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 7);
+    seg(&f, C, ACK, CISN + 8, SISN + 5, 0); /* acks 4 bytes of server data */
+    seg(&f, C, FIN | ACK, CISN + 8, SISN + 5, 0);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    assert_phase(&f, "Teardown", 1);
+    seg_at(&f, 300 * MS, C, ACK, CISN + 9, SISN + 6, 0, TS_DELIVERED);
+    assert_prev(&f, "FIN-WAIT-1", "CLOSE-WAIT"); /* as captured, like the handshake's */
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    assert_phase(&f, "Teardown", 4);
+    assert_note(&f, TS_NOTE_STATES_ASSUMED);
+    g_assert_cmpint(f.a.time_wait_end_ns, ==, f.now + 60000 * MS);
+    /* More than one number is data (or data and a FIN): no inference. */
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, C, ACK, CISN + 2, SISN + 11, 0);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+}
+
 /* ---- hindsight: segments that never arrived ------------------------------------------ */
 
 static void test_lost_syn_is_corrected_by_its_retransmission(void)
@@ -748,6 +838,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/handshake/data-on-syn-tcp-fast-open", test_data_on_syn_is_accepted_like_tcp_fast_open);
     g_test_add_func("/core/handshake/synack-wrong-ack-old-duplicate",
                     test_synack_with_wrong_ack_is_an_old_duplicate_and_moves_nothing);
+    g_test_add_func("/core/handshake/old-duplicate-syn-figure-8",
+                    test_old_duplicate_syn_figure_8_from_the_client_side);
     g_test_add_func("/core/handshake/syn-sent-resets-unacceptable-ack-and-waits",
                     test_syn_sent_resetting_an_unacceptable_ack_stays_syn_sent);
     g_test_add_func("/core/retransmission/syn-and-fin-move-receiver-once",
@@ -783,6 +875,8 @@ int main(int argc, char **argv)
                     test_capture_starting_mid_connection_guesses_roles_from_ports);
     g_test_add_func("/core/partial/one-direction-infers-handshake-reply",
                     test_capture_of_one_direction_infers_the_missing_handshake_reply);
+    g_test_add_func("/core/partial/one-direction-infers-peer-fin",
+                    test_capture_of_one_direction_infers_the_missing_fin);
     g_test_add_func("/core/hindsight/lost-syn", test_lost_syn_is_corrected_by_its_retransmission);
     g_test_add_func("/core/hindsight/lost-synack", test_lost_synack_is_corrected_when_the_client_sends_its_syn_again);
     g_test_add_func("/core/hindsight/lost-fin", test_lost_fin_is_corrected_by_its_retransmission);
