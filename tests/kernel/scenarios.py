@@ -68,6 +68,10 @@ class Ctx:
         self.client_ep = (self.host, client_port)
         self.server_ep = (self.host, server_port)
         self.expect_drops = {}
+        self.bpf_extra = ""        # appended to the capture filter (e.g. a direction, or leaving a segment out)
+        self.full_capture = None   # a second, unfiltered capture the truth is built from (one-direction)
+        self.injected = []         # segments sent through a raw socket, not by a kernel socket (see inject())
+        self.model_events = []     # state changes of a side with no kernel socket, logged by this script
 
     # sockets ----------------------------------------------------------------------------------------------------
     def sock(self):
@@ -182,8 +186,53 @@ class Ctx:
     # capture ----------------------------------------------------------------------------------------------------
     def start_capture(self):
         bpf = f"tcp and host {self.host} and port {self.sport} and port {self.cport}"
-        self.capture = kernlib.Capture(self.pcap, bpf, snaplen=self.snaplen)
+        if self.full_capture is not None:
+            self.full_capture.start()
+        self.capture = kernlib.Capture(self.pcap, bpf + (f" and ({self.bpf_extra})" if self.bpf_extra else ""),
+                                       snaplen=self.snaplen)
         self.capture.start()
+
+    def captured(self, pred, timeout=2.0):
+        """Wait until a captured packet satisfies pred(packet dict, see truth.read_pcap) and return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for p in truth.read_pcap(self.pcap):
+                if p["tcp"] and pred(p):
+                    return p
+            if time.monotonic() > deadline:
+                raise ScenarioError("expected segment not captured")
+            time.sleep(0.01)
+
+    # raw-socket segments -------------------------------------------------------------------------------------
+    def inject(self, frm, flags, seq, ack=0, window=0, mark=0, ttl=0):
+        """Send one crafted IPv4 segment as if from `frm` ('client'|'server') through a raw socket.  No kernel
+        socket sends it, so no kernel socket's state changes by sending it; it is recorded in the metadata
+        (`captured` False when the capture filter leaves it out: ttl == UNCAPTURED_TTL)."""
+        src, dst = (self.client_ep, self.server_ep) if frm == "client" else (self.server_ep, self.client_ep)
+        t = kernlib.now_ns()
+        send_raw(src, dst, flags, seq, ack, window, mark, ttl)
+        self.injected.append({"from": frm, "flags": flags, "seq": seq & 0xFFFFFFFF, "ack": ack & 0xFFFFFFFF,
+                              "window": window, "ts": t, "captured": ttl != UNCAPTURED_TTL})
+
+    def kernel_rst_drop(self, side):
+        """Drop at the output hook (never on the wire) the RSTs the kernel sends from `side`'s port when that side
+        has no socket (RFC 9293 3.10.7.1); the script's own segments carry RAW_MARK and pass."""
+        src, dst = (self.client_ep, self.server_ep) if side == "client" else (self.server_ep, self.client_ep)
+        rule = (f"ip saddr {src[0]} ip daddr {dst[0]} tcp sport {src[1]} tcp dport {dst[1]} "
+                f"tcp flags & rst == rst meta mark != {RAW_MARK:#x} counter drop")
+        h = self.nft.add("output", rule)
+        self.drops.append({"chain": "output", "handle": h, "from": side, "mask": truth.RST, "value": truth.RST,
+                           "t_on": kernlib.now_ns(), "t_off": None, "count": None,
+                           "desc": f"output {side} kernel RSTs (no socket), unmarked"})
+
+    def model(self, side, old, new):
+        """Log a state change of a side that has no kernel socket (its segments come from this script through a
+        raw socket), in the tracepoint's terms: the truth builder applies the same rules to it as to kernel
+        events.  Source "scenario", see sample-pcaps/README.md."""
+        lp, rp = (self.cport, self.sport) if side == "client" else (self.sport, self.cport)
+        self.model_events.append({"ts": kernlib.now_ns(), "family": "AF_INET", "sport": lp, "dport": rp,
+                                  "saddr": self.host, "daddr": self.host, "old": old, "new": new,
+                                  "source": "scenario"})
 
     def close_all(self):
         for s in self.sockets:
@@ -199,12 +248,15 @@ class Ctx:
 SCENARIOS = {}
 
 
-def scenario(name, sport, cport, family=socket.AF_INET, snaplen=262144, capture_late=False, doc="", verify=None):
+def scenario(name, sport, cport, family=socket.AF_INET, snaplen=262144, capture_late=False, doc="", verify=None,
+             starts_capture=False):
     """Register a scenario.  `verify(events, sport, cport)` may reject a recording whose kernel events show that the
-    intended sequence did not happen (e.g. a race went the other way)."""
+    intended sequence did not happen (e.g. a race went the other way).  `starts_capture`: the scenario starts the
+    capture itself (after setting its filter), at the very beginning."""
     def deco(fn):
         SCENARIOS[name] = dict(fn=fn, sport=sport, cport=cport, family=family, snaplen=snaplen, verify=verify,
-                               capture_late=capture_late, doc=doc or (fn.__doc__ or "").strip().splitlines()[0])
+                               capture_late=capture_late, starts_capture=starts_capture,
+                               doc=doc or (fn.__doc__ or "").strip().splitlines()[0])
         return fn
     return deco
 
@@ -756,17 +808,30 @@ def _checksum(data):
     return ~s & 0xFFFF
 
 
-def inject_rst(src, dst, seq):
-    """Send a bare RST (IPv4) from src=(ip, port) to dst=(ip, port) through a raw socket.  Only the injected segment
-    is crafted; the sockets it hits are real."""
-    hdr = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, 0, 5 << 4, truth.RST, 0, 0, 0)
+SO_MARK = getattr(socket, "SO_MARK", 36)
+RAW_MARK = 0x7c5  # packet mark of segments this script sends through raw sockets (see kernel_rst_drop)
+
+
+def send_raw(src, dst, flags, seq, ack=0, window=0, mark=0, ttl=0):
+    """Send one TCP segment (IPv4, no options, no payload) from src=(ip, port) to dst=(ip, port) through a raw
+    socket.  Only this segment is crafted; the sockets it reaches are real."""
+    hdr = struct.pack("!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, window, 0, 0)
     pseudo = socket.inet_aton(src[0]) + socket.inet_aton(dst[0]) + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(hdr))
     hdr = hdr[:16] + struct.pack("!H", _checksum(pseudo + hdr)) + hdr[18:]
     r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     try:
+        if mark:
+            r.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+        if ttl:
+            r.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
         r.sendto(hdr, (dst[0], 0))
     finally:
         r.close()
+
+
+def inject_rst(src, dst, seq):
+    """Send a bare RST (IPv4) from src=(ip, port) to dst=(ip, port) through a raw socket."""
+    send_raw(src, dst, truth.RST, seq)
 
 
 @scenario("rst-in-time-wait", 9024, 40024, doc="TIME-WAIT assassination (RFC 1337): a late RST for the old "
@@ -816,6 +881,230 @@ def sc_fin_data(ctx):
     ctx.ss("closed")
 
 
+TCP_REPAIR, TCP_REPAIR_QUEUE, TCP_QUEUE_SEQ, TCP_SEND_QUEUE = 19, 20, 21, 2
+
+
+def choose_isn(sock, isn):
+    """Make a kernel socket's connect() use `isn` as its initial sequence number: in repair mode (root) set the
+    send queue's sequence number while the socket is still CLOSED, then leave repair mode.  tcp_v4_connect() picks
+    a secure ISN only when write_seq is 0, so the SYN goes out with `isn` and the socket is otherwise ordinary."""
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_QUEUE_SEQ, struct.pack("I", isn & 0xFFFFFFFF))
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 0)
+
+
+@scenario("seq-wrap", 9026, 40026, doc="the client's sequence numbers wrap past 2^32 inside the connection "
+          "(kernel socket with ISN 2^32-100)")
+def sc_seq_wrap(ctx):
+    """A kernel client whose ISN is 2^32 - 100 (choose_isn: TCP_REPAIR/TCP_QUEUE_SEQ before connect) sends three
+    60-byte segments (TCP_NODELAY, paced): the second one crosses 2^32, the third starts at 21.  The server
+    answers, the client closes, the server closes: every state change comes from the kernel."""
+    ls = ctx.listen()
+    c = ctx.client()
+    choose_isn(c, 2**32 - 100)
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(3):
+        c.sendall(bytes([65 + i]) * 60)
+        ctx.sleep(0.05)
+    assert ctx.recv_exact(s, 180) == b"A" * 60 + b"B" * 60 + b"C" * 60
+    s.sendall(b"ok")
+    assert c.recv(10) == b"ok"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+    pk = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"] and p["src"][1] == ctx.cport]
+    if not pk or pk[0]["seq"] != 2**32 - 100 or not any(p["seq"] + p["plen"] > 2**32 for p in pk):
+        raise ScenarioError("the client's sequence numbers did not wrap")
+
+
+@scenario("one-direction", 9027, 40027, starts_capture=True, doc="only the segments to port 9027 are captured (tcpdump direction "
+          "filter); truth from a simultaneous full capture")
+def sc_one_direction(ctx):
+    """The seed's connection (data both ways, client closes first, the server ~0.3 s later), captured by tcpdump
+    with `dst port <server>`: the capture holds the client's segments only.  A second tcpdump captures both
+    directions at the same time; the truth is built from it (and the kernel's events), and each captured
+    segment gets the row of the same segment there (truth.subset_rows)."""
+    ctx.bpf_extra = f"dst port {ctx.sport}"
+    ctx.full_capture = kernlib.Capture(os.path.join(ctx.workdir, f"{ctx.name}.full.pcap"),
+                                       f"tcp and host {ctx.host} and port {ctx.sport} and port {ctx.cport}",
+                                       snaplen=ctx.snaplen)
+    ls = ctx.listen()
+    ctx.start_capture()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"hello\r\n")
+    assert s.recv(100) == b"hello\r\n"
+    s.sendall(b"hi\r\n")
+    assert c.recv(100) == b"hi\r\n"
+    ctx.sleep(0.1)
+    c.close()
+    assert s.recv(100) == b""
+    ctx.sleep(0.3)
+    ctx.ss("client FIN-WAIT-2, server CLOSE-WAIT")
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("client TIME-WAIT, server CLOSED")
+
+
+@scenario("rst-out-of-window", 9028, 40028, doc="RSTs injected to an ESTABLISHED client: out of window "
+          "(dropped) and in window but not exact (challenge ACK, RFC 5961); nothing changes")
+def sc_rst_oow(ctx):
+    """After the handshake and some data, two RSTs are injected with a raw socket from the server's address and
+    port to the client: one 2^30 beyond RCV.NXT (outside the window: Linux drops it silently) and one 1000 beyond
+    RCV.NXT (inside the window but not exact: Linux answers with a challenge ACK, RFC 5961 3.2).  Neither resets
+    the client; the server socket sent neither.  Then data both ways and a normal close."""
+    ls = ctx.listen()
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    c.sendall(b"ping")
+    assert s.recv(10) == b"ping"
+    s.sendall(b"pong")
+    assert c.recv(10) == b"pong"
+    ctx.sleep(0.1)
+    last = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"] and p["src"][1] == ctx.sport][-1]
+    rcv_nxt = (last["seq"] + last["plen"]) & 0xFFFFFFFF
+    ctx.inject("server", truth.RST, rcv_nxt + 2**30)
+    ctx.sleep(0.1)
+    ctx.inject("server", truth.RST, rcv_nxt + 1000)
+    ctx.sleep(0.1)
+    ctx.ss("RSTs ignored")
+    if ctx.ss_state(ctx.cport, ctx.sport) != ["ESTABLISHED"]:
+        raise ScenarioError("the client did not stay ESTABLISHED")
+    c.sendall(b"still")
+    assert s.recv(10) == b"still"
+    s.sendall(b"here")
+    assert c.recv(10) == b"here"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+    acks = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"] and p["src"][1] == ctx.cport and p["plen"] == 0
+            and p["flags"] == truth.ACK and p["ack"] == rcv_nxt]
+    if not acks:
+        raise ScenarioError("no challenge ACK captured")
+
+
+OLD_ISN_OFFSET = 100000
+UNCAPTURED_TTL = 33  # IP TTL of injected segments that the capture filter leaves out (kernel segments have 64)
+
+
+@scenario("old-duplicate-syn-ack", 9029, 40029, starts_capture=True, doc="RFC 9293 figure 8: an old duplicate SYN (not captured) "
+          "makes the server send a SYN-ACK with a wrong ack; the SYN-SENT client resets it and the handshake "
+          "completes")
+def sc_old_dup(ctx):
+    """The client's first SYN is dropped at the input hook (captured, never received).  Meanwhile an old
+    duplicate SYN from the client's address and port (ISN 100000 below the client's) reaches the server: it is
+    sent through a raw socket with IP TTL 33, which the capture filter leaves out, as if the capture point were
+    on the client's side of the network where the old segment lingered.  The kernel server answers it with a
+    SYN-ACK whose ack is the old ISN + 1; the kernel client, SYN-SENT, answers that with <SEQ=SEG.ACK><CTL=RST>
+    and stays SYN-SENT; the RST resets the server's request socket, back to LISTEN (tcp_check_req).  The
+    client's SYN retransmission (1 s) then opens the connection normally.  Every captured segment is sent by a
+    kernel socket."""
+    ctx.bpf_extra = f"ip[8] != {UNCAPTURED_TTL}"
+    ctx.start_capture()
+    ls = ctx.listen()
+    d = ctx.drop("client", truth.SYN | truth.ACK, truth.SYN)
+    c = ctx.client()
+    ctx.connect_nb(c)
+    syn = ctx.captured(lambda p: p["src"][1] == ctx.cport and p["flags"] & (truth.SYN | truth.ACK) == truth.SYN)
+    ctx.undrop(d, expect=1)
+    old = (syn["seq"] - OLD_ISN_OFFSET) & 0xFFFFFFFF
+    ctx.inject("client", truth.SYN, old, window=65535, ttl=UNCAPTURED_TTL)
+    ctx.captured(lambda p: p["src"][1] == ctx.cport and p["flags"] & truth.RST)
+    ctx.sleep(0.2)
+    ctx.ss("after the old duplicate's reset and the SYN retransmission")
+    s = ctx.accept(ls)
+    c.sendall(b"a")
+    assert s.recv(10) == b"a"
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    s.close()
+    ctx.sleep(0.2)
+    ctx.ss("closed")
+    pk = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"]]
+    if not any(p["src"][1] == ctx.sport and p["flags"] & truth.SYN and p["ack"] == (old + 1) & 0xFFFFFFFF
+               for p in pk):
+        raise ScenarioError("no SYN-ACK answering the old duplicate SYN captured")
+
+
+@scenario("rst-syn-received-to-listen", 9030, 40030, doc="a raw-socket client sends a SYN, the kernel server "
+          "SYN-ACKs, the client resets it: the server's SYN-RECEIVED goes back to LISTEN")
+def sc_rst_synrcvd(ctx):
+    """The client has no kernel socket: its SYN and RST come from this script through a raw socket, and its
+    states from this script too (ctx.model, source "scenario": CLOSED -> SYN-SENT when it sends the SYN,
+    ESTABLISHED when the SYN-ACK arrives (RFC 9293 3.10.7.3), CLOSED when it aborts with <SEQ=SND.NXT><CTL=RST>
+    (3.10.5)).  The kernel's own RSTs for the socketless client port (3.10.7.1) are dropped at the output hook
+    (they are unmarked; the script's segments carry a packet mark), so they are not on the wire.  The kernel
+    server: the SYN makes a request socket (SYN-RECEIVED, R5); the RST, seq = RCV.NXT, resets it and the listener
+    stays (R13: LISTEN)."""
+    ls = ctx.listen()
+    ctx.kernel_rst_drop("client")
+    isn = 0x5EED0000
+    ctx.model("client", "CLOSE", "SYN_SENT")
+    ctx.inject("client", truth.SYN, isn, window=65535, mark=RAW_MARK)
+    sa = ctx.captured(lambda p: p["src"][1] == ctx.sport and p["flags"] & (truth.SYN | truth.ACK) ==
+                      truth.SYN | truth.ACK)
+    if sa["ack"] != (isn + 1) & 0xFFFFFFFF:
+        raise ScenarioError(f"SYN-ACK acks {sa['ack']}, not ISN + 1")
+    ctx.model("client", "SYN_SENT", "ESTABLISHED")
+    ctx.sleep(0.05)
+    ctx.model("client", "ESTABLISHED", "CLOSE")
+    ctx.inject("client", truth.RST, isn + 1, mark=RAW_MARK)
+    ctx.captured(lambda p: p["src"][1] == ctx.cport and p["flags"] & truth.RST)
+    ctx.sleep(0.2)
+    ctx.ss("request reset: listener only")
+    if any(st == "SYN-RECEIVED" for st, *_ in kernlib.ss_sockets({ctx.sport})):
+        raise ScenarioError("the server's request socket survived the RST")
+
+
+@scenario("zero-window-probe", 9031, 40031, snaplen=96, doc="the server stops reading with a small SO_RCVBUF: "
+          "the window closes, the client sends zero-window probes, then the server reads and both close")
+def sc_zwp(ctx):
+    """The listener has SO_RCVBUF 2048 (inherited by the accepted socket) and the server does not read: the client
+    writes 20 KB, the window goes to zero and the client's persist timer sends zero-window probes (seq = SND.UNA
+    - 1, RFC 9293 3.8.6.1) that the server answers with zero-window ACKs, no transition.  After ~2 s the server
+    reads everything, the window opens, the rest flows, the client closes, then the server.  Snaplen 96."""
+    ls = ctx.sock()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    ls.bind((ctx.host, ctx.sport))
+    ls.listen(8)
+    c = ctx.client()
+    ctx.connect(c)
+    s = ctx.accept(ls)
+    total = 20000
+    t = threading.Thread(target=lambda: c.sendall(bytes(total)))
+    t.start()
+    ctx.sleep(2.2)
+    ctx.ss("window closed")
+    got = len(ctx.recv_exact(s, total, timeout=10))
+    t.join()
+    if got != total:
+        raise ScenarioError(f"received {got} bytes")
+    ctx.sleep(0.1)
+    c.close()
+    ctx.recv_eof(s)
+    ctx.sleep(0.2)
+    s.close()
+    ctx.sleep(0.1)
+    ctx.ss("closed")
+    pk = [p for p in truth.read_pcap(ctx.pcap) if p["tcp"]]
+    if not any(p["src"][1] == ctx.sport and p["win"] == 0 for p in pk):
+        raise ScenarioError("the server never advertised a zero window")
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------------------------------------------------
@@ -848,12 +1137,14 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
         ctx.nft.start()
         tracer.start()
         offset, unc = kernlib.realtime_minus_monotonic_ns()
-        if not spec["capture_late"] and name != "tcp-fast-open":
+        if not spec["capture_late"] and not spec["starts_capture"] and name != "tcp-fast-open":
             ctx.start_capture()
         spec["fn"](ctx)
         if ctx.capture is None:
             raise ScenarioError("the scenario never started the capture")
         ctx.capture.stop()
+        if ctx.full_capture is not None:
+            ctx.full_capture.stop()
         # Ensure the event ring has everything (events are written synchronously; nothing to flush).
         text, rawtext = tracer.read()
         offset2, _ = kernlib.realtime_minus_monotonic_ns()
@@ -867,16 +1158,21 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
         ctx.close_all()
         if ctx.capture is not None:
             ctx.capture.stop()
+        if ctx.full_capture is not None:
+            ctx.full_capture.stop()
         tracer.stop()
         ctx.nft.stop()
         # The recording is over: leave no TIME-WAIT sockets behind on the scenario's ports either.
         CLEANUP.run_one(tw_key)
     events = kernlib.parse_trace(text, offset, rawtext)
+    # R14: state changes of a side played by the scenario itself (no kernel socket) join the kernel's.
+    events = sorted(events + ctx.model_events, key=lambda e: e["ts"])
     meta = {
         "scenario": name, "client": list(ctx.client_ep), "server": list(ctx.server_ep), "drops": ctx.drops,
         "snapshots": ctx.snapshots, "capture_start_ns": ctx.capture.start_ns, "capture_late": spec["capture_late"],
         "sysctl": dict(ctx.sysctl, **{"net.ipv4.tcp_rfc1337": kernlib.get_sysctl("net.ipv4.tcp_rfc1337")}),
-        "clock_offset_ns": offset, "clock_uncertainty_ns": unc,
+        "clock_offset_ns": offset, "clock_uncertainty_ns": unc, "injected": ctx.injected,
+        "modelled_sides": sorted({("client" if e["sport"] == cport else "server") for e in ctx.model_events}),
     }
     raw = {"events": events, "meta": meta, "trace": text, "trace_raw": rawtext}
     rawpath = os.path.join(outdir, f"{name}.raw.json")
@@ -886,8 +1182,17 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
     if spec["verify"]:
         spec["verify"](events, sport, cport)
     pkts = truth.read_pcap(ctx.pcap)
+    full_path = ctx.full_capture.path if ctx.full_capture is not None else None
     try:
-        rows, multi, report = truth.build_truth(pkts, events, meta)
+        if full_path:
+            # R15: a one-direction capture gets its rows from the full capture taken at the same time.
+            full = truth.read_pcap(full_path)
+            full_rows, multi, report = truth.build_truth(full, events, meta)
+            rows = truth.subset_rows(full, full_rows, pkts)
+            if not keep_raw:
+                os.unlink(full_path)
+        else:
+            rows, multi, report = truth.build_truth(pkts, events, meta)
     except truth.TruthError:
         if not keep_raw:
             with open(rawpath, "w") as f:
@@ -895,7 +1200,7 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
             print(f"  raw recording kept in {rawpath}", file=sys.stderr)
         raise
     truth.write_tsv(os.path.join(outdir, f"{name}.truth.tsv"), rows, multi)
-    listing = truth.describe(pkts, rows, events, meta)
+    listing = truth.describe(full if full_path else pkts, full_rows if full_path else rows, events, meta)
     if keep_raw:
         with open(os.path.join(outdir, f"{name}.txt"), "w") as f:
             f.write(listing + "\n" + "\n".join(report) + "\n")

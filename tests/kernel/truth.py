@@ -65,6 +65,19 @@ R10 Resets.  ->CLOSE caused by a received RST: CLOSED at that RST.  ->CLOSE foll
 R11 Streams.  Several connections on the same ports (reuse after close) are split at a client pure SYN whose
     sequence number differs from the current stream's; each stream starts from R2.  Only then a 4th column
     `stream` (0-based, in order of first SYN) is written.
+R13 Segments the capture does not hold, and request sockets.  A scenario may send a segment through a raw socket
+    and leave it out of the capture (meta "injected", captured = False: an old duplicate SYN behind the capture
+    point).  A server SYN-ACK whose ack is such a SYN's seq + 1 answers it: the server is SYN-RECEIVED (a request
+    socket) at that SYN-ACK.  A client RST reaching a request socket (SYN-RECEIVED from LISTEN, before the
+    child's LISTEN->SYN_RECV event) with its seq in [RCV.NXT, RCV.NXT + window) resets the request with no event
+    (tcp_check_req): the server is LISTEN again.
+R14 Sides without a kernel socket.  A scenario may play one side itself through a raw socket; that side's state
+    changes are then logged by the scenario as it acts (events with "source": "scenario", in the tracepoint's
+    terms: ->SYN_SENT before it sends its SYN, ->ESTABLISHED after the SYN-ACK it read from the capture, ->CLOSE
+    before its abort RST) and go through the same rules R3/R4/R10 as kernel events.
+R15 One-direction captures.  The truth is built from a second capture of both directions taken at the same time;
+    each segment of the one-direction capture gets the row of the same segment there (subset_rows): the state
+    after it includes what the segments missing from the capture did.
 R12 Fail loudly: an event whose cause cannot be found, an event whose old state contradicts the socket's previous
     logged state, a drop counter that does not match the captured segments, or an `ss` snapshot that disagrees with
     the truth at that moment raises TruthError instead of guessing.
@@ -96,6 +109,8 @@ TOL_NS = 1_000
 RX_WINDOW_NS = 20_000_000
 # An abort's RST follows its ->CLOSE event within microseconds.
 TX_ABORT_WINDOW_NS = 20_000_000
+# R15: the same segment seen by two tcpdumps on lo is stamped by each (about 1 us apart here).
+MATCH_NS = 1_000_000
 
 
 class TruthError(Exception):
@@ -327,11 +342,24 @@ def build_truth(pkts, events, meta):
         f = fin_seq.get((p["stream"], side))
         return bool(p["flags"] & ACK) and (f is None or seq_after(p["ack"], f))
 
-    # R5: designated SYN per stream (the SYN answered by the server's first SYN-ACK).
-    designated_syn = {}
+    # R5: designated SYN per stream (the SYN answered by the server's first SYN-ACK).  R13: a SYN-ACK that
+    # answers a SYN the capture does not hold (injected behind the capture point, meta["injected"] with
+    # captured = False, recognised by its ack = that SYN's seq + 1) makes the server SYN-RECEIVED at that SYN-ACK.
+    designated_syn = {}       # stream -> idx of the SYN
+    uncaptured_synack = {}    # idx of a SYN-ACK answering an uncaptured SYN -> that SYN's seq
+    hidden_syns = [i for i in meta.get("injected", []) if not i.get("captured", True) and i["from"] == "client"
+                   and i["flags"] & (SYN | ACK) == SYN]
+    seen_synack_seq = set()
+    for p in pkts:
+        if p["sender"] != "server" or p["flags"] & (SYN | ACK | RST) != SYN | ACK or p["seq"] in seen_synack_seq:
+            continue
+        seen_synack_seq.add(p["seq"])
+        hidden = [i for i in hidden_syns if i["ts"] <= p["ts"] and (i["seq"] + 1) & 0xFFFFFFFF == p["ack"]]
+        if hidden:
+            uncaptured_synack[p["idx"]] = hidden[-1]["seq"]
     for s in range(nstreams):
         sa = next((p for p in pkts if p["stream"] == s and p["sender"] == "server"
-                   and p["flags"] & (SYN | ACK) == SYN | ACK), None)
+                   and p["flags"] & (SYN | ACK) == SYN | ACK and p["idx"] not in uncaptured_synack), None)
         if sa is None:
             continue
         syn = None
@@ -438,8 +466,13 @@ def build_truth(pkts, events, meta):
     for a in sorted(attributions, key=lambda a: (a[0] if a[0] is not None else 1 << 60, a[1])):
         by_slot.setdefault(a[0], []).append(a)
 
+    # R13: the server's request socket (SYN-RECEIVED before the child exists): (stream) -> (RCV.NXT, window).
+    request = {}
+
     def apply(a):
         _slot, _o, s, side, action, desc = a
+        if side == "server" and action == "SYN-RECEIVED":
+            request.pop(s, None)  # the child socket exists from here on: R13 no longer applies
         if action == "tw-fin-wait-2":
             if states[s][side] != "FIN-WAIT-2":
                 raise TruthError(f"{desc}: hand-off to a FIN_WAIT2 timewait socket while {states[s][side]}")
@@ -468,9 +501,28 @@ def build_truth(pkts, events, meta):
             elif tw[s][rcv] == "TIME-WAIT":
                 if f & RST and not rfc1337:
                     states[s][rcv], tw[s][rcv] = "CLOSED", None
+        # R13: a RST reaching the server's request socket with its sequence number in the window
+        # [RCV.NXT, RCV.NXT + RCV.WND) resets it (tcp_check_req -> embryonic_reset -> inet_csk_reqsk_queue_drop,
+        # no tracepoint event: a request socket is not a full socket): the listener remains, LISTEN (RFC 9293
+        # 3.10.7.4 first step: "If this connection was initiated with a passive OPEN ... return this connection to
+        # LISTEN state").  The window is the one the server's SYN-ACK advertised (never scaled on a SYN).
+        req = request.get(s)
+        if (req is not None and p["sender"] == "client" and p["flags"] & RST and not p["dropped"]
+                and states[s]["server"] == "SYN-RECEIVED"
+                and (p["seq"] - req[0]) & 0xFFFFFFFF < max(req[1], 1)):
+            states[s]["server"] = "LISTEN"
+            del request[s]
         # R5
         if designated_syn.get(s) == p["idx"] and states[s]["server"] in ("LISTEN", "CLOSED"):
             states[s]["server"] = "SYN-RECEIVED"
+            sa = next((q for q in pkts if q["idx"] > p["idx"] and q["sender"] == "server"
+                       and q["flags"] & (SYN | ACK) == SYN | ACK), None)
+            if states[s]["server"] == "SYN-RECEIVED" and listener_at(p["ts"]):
+                request[s] = ((p["seq"] + 1) & 0xFFFFFFFF, sa["win"] if sa else 0)
+        if p["idx"] in uncaptured_synack and states[s]["server"] in ("LISTEN", "CLOSED"):   # R13
+            states[s]["server"] = "SYN-RECEIVED"
+            if listener_at(p["ts"]):
+                request[s] = ((uncaptured_synack[p["idx"]] + 1) & 0xFFFFFFFF, p["win"])
         for a in by_slot.get(p["idx"], []):
             apply(a)
         rows.append((p["idx"], states[s]["client"], states[s]["server"], s))
@@ -480,6 +532,28 @@ def build_truth(pkts, events, meta):
     for snap in meta.get("snapshots", []):
         check_snapshot(snap, pkts, cli, srv, nstreams, report)
     return rows, nstreams > 1, report
+
+
+def subset_rows(full_pkts, full_rows, sub_pkts):
+    """R15: the rows of a capture that holds some of the segments of `full_pkts`, renumbered in the subset's frame
+    order.  The same segment has the same headers in both; each tcpdump stamps it itself (about 1 us apart), so
+    the match is the same headers at the nearest timestamp, within MATCH_NS, each full-capture segment used once."""
+    by_key = {}
+    for p, r in zip(full_pkts, full_rows):
+        if p["tcp"]:
+            by_key.setdefault((p["src"][1], p["seq"], p["ack"], p["flags"], p["plen"]), []).append((p["ts"], r))
+    rows = []
+    for p in sub_pkts:
+        if not p["tcp"]:
+            raise TruthError(f"frame {p['idx']}: not a TCP segment of the scenario")
+        cand = by_key.get((p["src"][1], p["seq"], p["ack"], p["flags"], p["plen"]), [])
+        best = min(cand, key=lambda c: abs(c[0] - p["ts"]), default=None)
+        if best is None or abs(best[0] - p["ts"]) > MATCH_NS:
+            raise TruthError(f"frame {p['idx']}: not in the full capture")
+        cand.remove(best)
+        r = best[1]
+        rows.append((p["idx"], r[1], r[2], r[3]))
+    return rows
 
 
 def check_snapshot(snap, pkts, cli, srv, nstreams, report):
