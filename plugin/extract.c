@@ -1,5 +1,14 @@
 /*
- * Reads one frame's TCP header fields into a ts_segment.
+ * Reads one frame's TCP segment into a ts_segment.
+ *
+ * Few fields are asked of Wireshark: every wanted field becomes a real tree
+ * item on every frame, which costs. (Not whole protocols: a real "tcp" or
+ * "ip" item would make every field under it real too.) tcp.srcport and
+ * ip.src / ipv6.src locate the headers in the packet bytes; tcp.stream,
+ * tcp.len and tcp.window_size are what Wireshark computes (stream index,
+ * payload length without link-layer padding, window scaling). Sequence and
+ * acknowledgment numbers, flags and the destination port and address are read
+ * from the header bytes themselves.
  *
  * A frame can hold several TCP headers: the segment itself, and copies quoted
  * inside ICMP/ICMPv6 errors, which Wireshark dissects as TCP with the same
@@ -14,27 +23,23 @@
 
 #include <epan/proto.h>
 
-enum {
-    F_STREAM, F_FLAGS, F_SEQ, F_ACK, F_LEN, F_SRCPORT, F_DSTPORT, F_WINDOW, F_WINDOW_RAW,
-    F_IP_SRC, F_IP_DST, F_IP6_SRC, F_IP6_DST, F_COUNT
-};
+enum { F_TCP, F_STREAM, F_LEN, F_WINDOW, F_IP, F_IPV6, F_COUNT };
 
+/* F_TCP, F_IP, F_IPV6: the first field of each header that sits at a fixed
+ * offset: the source port at 0 of the TCP header (RFC 9293 3.1), the source
+ * address at 12 of the IPv4 header (RFC 791), at 8 of the IPv6 one (RFC 8200). */
 static const char *const field_names[F_COUNT] = {
-    [F_STREAM] = "tcp.stream",       [F_FLAGS] = "tcp.flags",
-    [F_SEQ] = "tcp.seq_raw",         [F_ACK] = "tcp.ack_raw",
-    [F_LEN] = "tcp.len",             [F_SRCPORT] = "tcp.srcport",
-    [F_DSTPORT] = "tcp.dstport",     [F_WINDOW] = "tcp.window_size",
-    [F_WINDOW_RAW] = "tcp.window_size_value",
-    [F_IP_SRC] = "ip.src",           [F_IP_DST] = "ip.dst",
-    [F_IP6_SRC] = "ipv6.src",        [F_IP6_DST] = "ipv6.dst",
+    [F_TCP] = "tcp.srcport", [F_STREAM] = "tcp.stream", [F_LEN] = "tcp.len",
+    [F_WINDOW] = "tcp.window_size", [F_IP] = "ip.src", [F_IPV6] = "ipv6.src",
 };
 
 static int hf[F_COUNT];
 static int proto_icmp = -1;
 static int proto_icmpv6 = -1;
 
-void ts_extract_register_fields(GArray *wanted)
+GArray *ts_extract_wanted_fields(void)
 {
+    GArray *wanted = g_array_new(FALSE, FALSE, sizeof(int));
     for (int f = 0; f < F_COUNT; f++) {
         hf[f] = proto_registrar_get_id_byname(field_names[f]);
         if (hf[f] > 0)
@@ -42,6 +47,7 @@ void ts_extract_register_fields(GArray *wanted)
     }
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
+    return wanted;
 }
 
 /* Is layer `layer` (1-based in pinfo->layers) inside an ICMP error? */
@@ -57,117 +63,120 @@ static gboolean below_icmp(packet_info *pinfo, int layer)
     return FALSE;
 }
 
-/* The instance of field f at exactly `layer`, or with below set, the nearest
- * instance under it (the IP header that carries the TCP header). */
-static field_info *instance(proto_tree *tree, int f, int layer, gboolean below)
+static GPtrArray *instances(proto_tree *tree, int f)
 {
-    if (hf[f] <= 0)
-        return NULL;
-    GPtrArray *all = proto_get_finfo_ptr_array(tree, hf[f]);
-    field_info *best = NULL;
-    if (all == NULL)
-        return NULL;
-    for (guint i = 0; i < all->len; i++) {
+    return hf[f] > 0 ? proto_get_finfo_ptr_array(tree, hf[f]) : NULL;
+}
+
+/* The instance of field f at exactly `layer`. */
+static field_info *at_layer(proto_tree *tree, int f, int layer)
+{
+    GPtrArray *all = instances(tree, f);
+    for (guint i = 0; all != NULL && i < all->len; i++) {
         field_info *fi = (field_info *)g_ptr_array_index(all, i);
-        if (!below && fi->total_layer_num == layer)
+        if (fi->total_layer_num == layer)
             return fi;
-        if (below && fi->total_layer_num < layer &&
-            (best == NULL || fi->total_layer_num > best->total_layer_num))
+    }
+    return NULL;
+}
+
+/* The nearest instance of field f under `layer`: the IP header that carries
+ * the TCP header (an IPv6 tunnel over IPv4 carries TCP in IPv6). */
+static field_info *nearest_below(proto_tree *tree, int f, int layer)
+{
+    GPtrArray *all = instances(tree, f);
+    field_info *best = NULL;
+    for (guint i = 0; all != NULL && i < all->len; i++) {
+        field_info *fi = (field_info *)g_ptr_array_index(all, i);
+        if (fi->total_layer_num < layer && (best == NULL || fi->total_layer_num > best->total_layer_num))
             best = fi;
     }
     return best;
 }
 
+/* Are `len` bytes from `offset` into the header of fi in the capture? */
+static gboolean captured(const field_info *fi, int offset, int len)
+{
+    return fi->ds_tvb != NULL && tvb_bytes_exist(fi->ds_tvb, fi->start + offset, len);
+}
+
 static gboolean get_uint(proto_tree *tree, int f, int layer, guint32 *value)
 {
-    field_info *fi = instance(tree, f, layer, FALSE);
+    field_info *fi = at_layer(tree, f, layer);
     if (fi == NULL)
         return FALSE;
     *value = fvalue_get_uinteger(TS_FVALUE(fi));
     return TRUE;
 }
 
-/* Address bytes straight from the packet, whatever the field type's API. */
-static gboolean get_addr(proto_tree *tree, int f, int layer, uint8_t *dst, guint len)
+/* Source and destination addresses from the IP header under the TCP one. */
+static void get_addresses(proto_tree *tree, int layer, ts_extracted *out)
 {
-    field_info *fi = instance(tree, f, layer, TRUE);
-    if (fi == NULL || fi->ds_tvb == NULL || (guint)fi->length != len)
-        return FALSE;
-    if (tvb_captured_length_remaining(fi->ds_tvb, fi->start) < (gint)len)
-        return FALSE;
-    tvb_memcpy(fi->ds_tvb, dst, fi->start, len);
-    return TRUE;
+    field_info *v4 = nearest_below(tree, F_IP, layer);
+    field_info *v6 = nearest_below(tree, F_IPV6, layer);
+    if (v6 != NULL && (v4 == NULL || v6->total_layer_num > v4->total_layer_num)) {
+        if (v6->length == 16 && captured(v6, 0, 32)) { /* the destination follows the source */
+            tvb_memcpy(v6->ds_tvb, out->src_addr, v6->start, 16);
+            tvb_memcpy(v6->ds_tvb, out->dst_addr, v6->start + 16, 16);
+            out->addr_len = 16;
+        }
+    } else if (v4 != NULL && v4->length == 4 && captured(v4, 0, 8)) {
+        tvb_memcpy(v4->ds_tvb, out->src_addr, v4->start, 4);
+        tvb_memcpy(v4->ds_tvb, out->dst_addr, v4->start + 4, 4);
+        out->addr_len = 4;
+    }
 }
 
 gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
 {
     memset(out, 0, sizeof *out);
-    if (tree == NULL || hf[F_STREAM] <= 0)
+    if (tree == NULL)
         return FALSE;
-    GPtrArray *streams = proto_get_finfo_ptr_array(tree, hf[F_STREAM]);
-    if (streams == NULL || streams->len == 0) {
-        /* No tcp.stream, yet a TCP header: too short for Wireshark to track it
-         * (the 8 bytes an ICMP error must quote, RFC 792; or a cut header). */
-        GPtrArray *ports = hf[F_SRCPORT] > 0 ? proto_get_finfo_ptr_array(tree, hf[F_SRCPORT]) : NULL;
-        if (ports == NULL || ports->len == 0)
-            return FALSE;
-        for (guint i = 0; i < ports->len; i++)
-            if (!below_icmp(pinfo, ((field_info *)g_ptr_array_index(ports, i))->total_layer_num)) {
-                out->incomplete = TRUE;
-                return TRUE;
-            }
+    GPtrArray *headers = instances(tree, F_TCP);
+    if (headers == NULL || headers->len == 0)
+        return FALSE; /* no TCP header */
+
+    /* The first TCP header that is not quoted in an ICMP error. */
+    field_info *tcp = NULL;
+    for (guint i = 0; i < headers->len && tcp == NULL; i++) {
+        field_info *fi = (field_info *)g_ptr_array_index(headers, i);
+        if (!below_icmp(pinfo, fi->total_layer_num))
+            tcp = fi;
+    }
+    if (tcp == NULL) {
         out->quoted_only = TRUE;
         return TRUE;
     }
-
-    int layer = 0;
-    for (guint i = 0; i < streams->len; i++) {
-        field_info *fi = (field_info *)g_ptr_array_index(streams, i);
-        if (!below_icmp(pinfo, fi->total_layer_num)) {
-            layer = fi->total_layer_num;
-            out->stream = fvalue_get_uinteger(TS_FVALUE(fi));
-            break;
-        }
-    }
-    if (layer == 0) {
-        out->quoted_only = TRUE;
-        return TRUE;
-    }
-
-    guint32 flags = 0, seq = 0, ack = 0, len = 0, sport = 0, dport = 0, window = 0;
-    if (!get_uint(tree, F_FLAGS, layer, &flags) || !get_uint(tree, F_SEQ, layer, &seq) ||
-        !get_uint(tree, F_ACK, layer, &ack) || !get_uint(tree, F_LEN, layer, &len) ||
-        !get_uint(tree, F_SRCPORT, layer, &sport) || !get_uint(tree, F_DSTPORT, layer, &dport)) {
+    int layer = tcp->total_layer_num;
+    guint32 stream = 0, len = 0, window = 0;
+    /* No tcp.stream, yet a TCP header: too short for Wireshark to track it
+     * (a cut header); the same when the fixed header is not all captured. */
+    if (!get_uint(tree, F_STREAM, layer, &stream) || !get_uint(tree, F_LEN, layer, &len) ||
+        !captured(tcp, 0, 16)) {
         out->incomplete = TRUE;
         return TRUE;
     }
+    /* RFC 9293 3.1: ports, sequence number, acknowledgment number, data
+     * offset and flags (12 bits with the reserved ones), window. */
+    tvbuff_t *bytes = tcp->ds_tvb;
+    int at = tcp->start;
     if (!get_uint(tree, F_WINDOW, layer, &window))
-        get_uint(tree, F_WINDOW_RAW, layer, &window);
-
-    if (get_addr(tree, F_IP_SRC, layer, out->src_addr, 4) &&
-        get_addr(tree, F_IP_DST, layer, out->dst_addr, 4))
-        out->addr_len = 4;
-    /* The IP header nearest the TCP header wins: an IPv6 tunnel over IPv4
-     * carries TCP in IPv6. */
-    field_info *v4 = instance(tree, F_IP_SRC, layer, TRUE);
-    field_info *v6 = instance(tree, F_IP6_SRC, layer, TRUE);
-    if (v6 != NULL && (v4 == NULL || v6->total_layer_num > v4->total_layer_num) &&
-        get_addr(tree, F_IP6_SRC, layer, out->src_addr, 16) &&
-        get_addr(tree, F_IP6_DST, layer, out->dst_addr, 16))
-        out->addr_len = 16;
+        window = tvb_get_ntohs(bytes, at + 14); /* no scaling known */
+    get_addresses(tree, layer, out);
 
     /* secs * 1e9 leaves int64 past year 2262, which pcapng can say: saturate. */
     const int64_t max_secs = INT64_MAX / 1000000000 - 1;
     int64_t secs = (int64_t)pinfo->abs_ts.secs;
     secs = secs > max_secs ? max_secs : secs < -max_secs ? -max_secs : secs;
+    out->stream = stream;
     out->seg.time_ns = secs * 1000000000 + pinfo->abs_ts.nsecs;
-    out->seg.seq = seq;
-    out->seg.ack = ack;
+    out->seg.src_port = tvb_get_ntohs(bytes, at);
+    out->seg.dst_port = tvb_get_ntohs(bytes, at + 2);
+    out->seg.seq = tvb_get_ntohl(bytes, at + 4);
+    out->seg.ack = tvb_get_ntohl(bytes, at + 8);
+    out->seg.flags = (uint16_t)(tvb_get_ntohs(bytes, at + 12) & 0x0fff);
     out->seg.payload_len = len;
     out->seg.window = window;
-    out->seg.flags = (uint16_t)(flags & 0x0fff);
-    out->seg.src_port = (uint16_t)sport;
-    out->seg.dst_port = (uint16_t)dport;
     out->seg.id = pinfo->num;
     out->seg.delivery = TS_DELIVERED;
     return TRUE;

@@ -69,6 +69,19 @@ static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     return tvb_captured_length(tvb);
 }
 
+/* Runs before each file is dissected, after the user's enabled-protocols
+ * settings apply. Wanted fields make Wireshark build a protocol tree, with
+ * those fields as real items, on every frame, even when nothing else needs
+ * one (Wireshark 4.0's postdissectors_want_hfids() does not ask whether the
+ * postdissector is enabled): a disabled tcpstate asks for nothing and costs
+ * nothing. set_postdissector_wanted_hfids() frees the previous array. */
+static void init_tcpstate(void)
+{
+    gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_tcpstate));
+    set_postdissector_wanted_hfids(tcpstate_handle, enabled ? ts_extract_wanted_fields() : NULL);
+    ts_store_init();
+}
+
 static void proto_register_tcpstate(void)
 {
     proto_tcpstate = proto_register_protocol("TCP Connection State", "TCPSTATE", "tcpstate");
@@ -90,17 +103,14 @@ static void proto_register_tcpstate(void)
                                    "Off: every pass shows what was known when each segment was captured.",
                                    &ts_pref_hindsight);
 
-    register_init_routine(ts_store_init);
+    register_init_routine(init_tcpstate);
     register_cleanup_routine(ts_store_cleanup);
     tcpstate_handle = create_dissector_handle(dissect_tcpstate, proto_tcpstate);
 }
 
 static void proto_reg_handoff_tcpstate(void)
 {
-    GArray *wanted = g_array_new(FALSE, FALSE, sizeof(int));
-    ts_extract_register_fields(wanted);
     register_postdissector(tcpstate_handle);
-    set_postdissector_wanted_hfids(tcpstate_handle, wanted);
 }
 
 void plugin_register(void)

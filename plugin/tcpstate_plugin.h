@@ -91,7 +91,7 @@ extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
 extern ts_pref_bool ts_pref_hindsight;
 
 /* ---- extract.c --------------------------------------------------------------- */
-void ts_extract_register_fields(GArray *wanted);
+GArray *ts_extract_wanted_fields(void); /* a new array each call */
 gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out);
 
 /* ---- store.c ----------------------------------------------------------------- */
