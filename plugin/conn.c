@@ -82,16 +82,21 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec)
     const char *history = ts_summary_history(s);
     proto_item *item;
 
+    /* Labels only where someone reads them (see render.c). */
+    const gboolean labels = PTREE_DATA(tree)->visible;
+
     proto_item *top = proto_tree_add_item(tree, hf_conn, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
-    proto_item_append_text(top, ": %s%s%s, history %s%s", ts_conn_code_name(code),
-                           s->closed_first ? ", closed first by " : "",
-                           ts_closer_name((ts_closer)s->closed_first), history,
-                           s->history_truncated ? "..." : "");
+    if (labels)
+        proto_item_append_text(top, ": %s%s%s, history %s%s", ts_conn_code_name(code),
+                               s->closed_first ? ", closed first by " : "",
+                               ts_closer_name((ts_closer)s->closed_first), history,
+                               s->history_truncated ? "..." : "");
     proto_tree *ct = proto_item_add_subtree(top, ett_conn);
 
-    item = proto_tree_add_string_format_value(ct, hf_conn_state, tvb, 0, 0, ts_conn_code_name(code), "%s (%s)",
-                                              ts_conn_code_name(code), ts_conn_code_meaning(code));
+    item = proto_tree_add_string(ct, hf_conn_state, tvb, 0, 0, ts_conn_code_name(code));
+    if (labels)
+        proto_item_append_text(item, " (%s)", ts_conn_code_meaning(code));
     proto_item_set_generated(item);
     item = proto_tree_add_string(ct, hf_conn_history, tvb, 0, 0, history);
     proto_item_set_generated(item);
@@ -127,7 +132,8 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec)
         nstime_t end;
         ns_to_nstime(tw_end, &end);
         item = proto_tree_add_time(ct, hf_conn_time_wait_end, tvb, 0, 0, &end);
-        proto_item_append_text(item, " (%s in TIME-WAIT)",
+        if (labels)
+            proto_item_append_text(item, " (%s in TIME-WAIT)",
                                s->time_wait_end_ns[TS_CLIENT] && s->time_wait_end_ns[TS_SERVER] ? "both sides"
                                : s->time_wait_end_ns[TS_CLIENT]                                ? "client"
                                                                                               : "server");

@@ -231,19 +231,42 @@ static const char *delivery_text(uint8_t delivery)
 
 /* ---- the tree ------------------------------------------------------------------ */
 
+/* Labels are only worth formatting when someone will read them: in a
+ * visible tree (GUI details, tshark -V, -T fields). Otherwise Wireshark fakes
+ * every item nobody filters on, and the plugin must not build text for it. */
+static gboolean labels_shown(proto_tree *tree)
+{
+    return tree != NULL && PTREE_DATA(tree)->visible;
+}
+
+static void ns_to_nstime(int64_t ns, nstime_t *t)
+{
+    t->secs = (time_t)(ns / 1000000000);
+    t->nsecs = (int)(ns % 1000000000);
+}
+
+/* "Too short to catch with netstat", as one rule: `netstat -c` lists the
+ * sockets once a second (netstat(8)), so a state held for d < 1 s appears in
+ * one of its listings with probability d / 1 s. The seed article caught
+ * FIN-WAIT-2 (0.96 s on its loopback) but never SYN-RECEIVED (32 us). */
+#define TS_NETSTAT_INTERVAL_NS INT64_C(1000000000)
+
 static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn, int role, uint8_t packed,
                      const ts_frame_extra *extra)
 {
     uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
-    const char *who = role == TS_CLIENT ? "Client" : "Server";
     const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
     proto_item *item;
-    if (prev != next)
+    if (!labels_shown(tree))
+        item = proto_tree_add_string(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next));
+    else if (prev != next)
         item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
-                                            "%s %s: %s -> %s", who, endpoint, spelled(prev), spelled(next));
+                                            "%s %s: %s -> %s", role == TS_CLIENT ? "Client" : "Server", endpoint,
+                                            spelled(prev), spelled(next));
     else
         item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
-                                            "%s %s: %s (unchanged)", who, endpoint, spelled(next));
+                                            "%s %s: %s (unchanged)", role == TS_CLIENT ? "Client" : "Server",
+                                            endpoint, spelled(next));
     proto_item_set_generated(item);
     proto_tree *side = proto_item_add_subtree(item, ett_side);
     item = proto_tree_add_string(side, hf_prev_state[role], tvb, 0, 0, ts_state_name((ts_state)prev));
@@ -252,13 +275,15 @@ static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn,
     proto_item_set_generated(item);
     if (extra != NULL && extra->held_ns[role] > 0) {
         nstime_t held;
-        held.secs = (time_t)(extra->held_ns[role] / 1000000000);
-        held.nsecs = (int)(extra->held_ns[role] % 1000000000);
-        item = proto_tree_add_time_format_value(side, hf_time_in_prev[role], tvb, 0, 0, &held,
-                                                "%s for %.6f s%s", spelled(prev), (double)extra->held_ns[role] / 1e9,
-                                                extra->held_ns[role] < 1000000000
-                                                    ? " (too short to catch with netstat)" : "");
+        ns_to_nstime(extra->held_ns[role], &held);
+        item = proto_tree_add_time(side, hf_time_in_prev[role], tvb, 0, 0, &held);
         proto_item_set_generated(item);
+        if (labels_shown(tree) && extra->held_ns[role] < TS_NETSTAT_INTERVAL_NS)
+            proto_item_append_text(item, " in %s (shorter than the 1 s between two `netstat -c` listings: one "
+                                   "shows it with a %.4g%% chance)", spelled(prev),
+                                   100.0 * (double)extra->held_ns[role] / (double)TS_NETSTAT_INTERVAL_NS);
+        else if (labels_shown(tree))
+            proto_item_append_text(item, " in %s", spelled(prev));
     }
 }
 
@@ -376,24 +401,28 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     uint8_t next_client = ts_rec_next(rec->client), next_server = ts_rec_next(rec->server);
     gboolean simultaneous = (notes & TS_NOTE_SIMULTANEOUS_OPEN) != 0 || step == 4;
 
-    char step_text[48] = "";
-    if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4)
-        g_snprintf(step_text, sizeof step_text, " %u/%u %s", step, simultaneous ? 4u : 3u,
-                   (simultaneous ? simultaneous_names : handshake_names)[step]);
-    else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4)
-        g_snprintf(step_text, sizeof step_text, " %u/4 %s%s", step, teardown_names[step],
-                   (notes & TS_NOTE_MERGED_FIN_ACK) ? "+ACK (2+3)" : "");
-
-    char *summary = wmem_strdup_printf(pinfo->pool, "%s%s: client %s, server %s", ts_phase_name((ts_phase)phase),
-                                       step_text, spelled(next_client), spelled(next_server));
-
+    const gboolean labels = labels_shown(tree);
     proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
-    proto_item_append_text(top, ": %s", summary);
     proto_tree *st = proto_item_add_subtree(top, ett_tcpstate);
+    proto_item *item;
 
-    proto_item *item = proto_tree_add_string(st, hf_summary, tvb, 0, 0, summary);
-    proto_item_set_generated(item);
+    if (labels || proto_field_is_referenced(tree, hf_summary)) {
+        char step_text[48] = "";
+        if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4)
+            g_snprintf(step_text, sizeof step_text, " %u/%u %s", step, simultaneous ? 4u : 3u,
+                       (simultaneous ? simultaneous_names : handshake_names)[step]);
+        else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4)
+            g_snprintf(step_text, sizeof step_text, " %u/4 %s%s", step, teardown_names[step],
+                       (notes & TS_NOTE_MERGED_FIN_ACK) ? "+ACK (2+3)" : "");
+        char summary[160];
+        g_snprintf(summary, sizeof summary, "%s%s: client %s, server %s", ts_phase_name((ts_phase)phase),
+                   step_text, spelled(next_client), spelled(next_server));
+        if (labels)
+            proto_item_append_text(top, ": %s", summary);
+        item = proto_tree_add_string(st, hf_summary, tvb, 0, 0, summary);
+        proto_item_set_generated(item);
+    }
     item = proto_tree_add_string(st, hf_sender, tvb, 0, 0, ts_role_name((ts_role)sender));
     proto_item_set_generated(item);
     for (int role = 0; role < 2; role++)
@@ -402,47 +431,50 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     item = proto_tree_add_string(st, hf_phase, tvb, 0, 0, ts_phase_name((ts_phase)phase));
     proto_item_set_generated(item);
     if (phase == TS_PHASE_HANDSHAKE && step != 0) {
-        item = proto_tree_add_uint_format_value(st, hf_handshake_step, tvb, 0, 0, step, "%u of %u (%s)", step,
-                                                simultaneous ? 4u : 3u,
-                                                (simultaneous ? simultaneous_names : handshake_names)[step]);
+        item = proto_tree_add_uint(st, hf_handshake_step, tvb, 0, 0, step);
+        if (labels)
+            proto_item_append_text(item, " of %u (%s)", simultaneous ? 4u : 3u,
+                                   (simultaneous ? simultaneous_names : handshake_names)[step]);
         proto_item_set_generated(item);
     }
     if (phase == TS_PHASE_TEARDOWN && step != 0) {
-        item = proto_tree_add_uint_format_value(st, hf_teardown_step, tvb, 0, 0, step, "%u of 4 (%s)%s", step,
-                                                teardown_names[step],
-                                                (notes & TS_NOTE_MERGED_FIN_ACK)
-                                                    ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
+        item = proto_tree_add_uint(st, hf_teardown_step, tvb, 0, 0, step);
+        if (labels)
+            proto_item_append_text(item, " of 4 (%s)%s", teardown_names[step],
+                                   (notes & TS_NOTE_MERGED_FIN_ACK)
+                                       ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
         proto_item_set_generated(item);
     }
 
-    if (ts_rec_prev(rec->client) != next_client || ts_rec_prev(rec->server) != next_server) {
-        GString *t = g_string_new(NULL);
-        if (ts_rec_prev(rec->client) != next_client)
-            g_string_append_printf(t, "client %s -> %s", ts_state_name((ts_state)ts_rec_prev(rec->client)),
-                                   ts_state_name((ts_state)next_client));
-        if (ts_rec_prev(rec->server) != next_server)
-            g_string_append_printf(t, "%sserver %s -> %s", t->len ? "; " : "",
-                                   ts_state_name((ts_state)ts_rec_prev(rec->server)),
-                                   ts_state_name((ts_state)next_server));
-        item = proto_tree_add_string(st, hf_transition, tvb, 0, 0, t->str);
+    uint8_t prev_client = ts_rec_prev(rec->client), prev_server = ts_rec_prev(rec->server);
+    if ((prev_client != next_client || prev_server != next_server) &&
+        proto_field_is_referenced(st, hf_transition)) {
+        char t[96];
+        int n = 0;
+        if (prev_client != next_client)
+            n = g_snprintf(t, sizeof t, "client %s -> %s", ts_state_name((ts_state)prev_client),
+                           ts_state_name((ts_state)next_client));
+        if (prev_server != next_server)
+            g_snprintf(t + n, sizeof t - (size_t)n, "%sserver %s -> %s", n ? "; " : "",
+                       ts_state_name((ts_state)prev_server), ts_state_name((ts_state)next_server));
+        item = proto_tree_add_string(st, hf_transition, tvb, 0, 0, t);
         proto_item_set_generated(item);
-        g_string_free(t, TRUE);
     }
 
     if (extra != NULL && extra->expected_ack != 0) {
-        item = proto_tree_add_uint_format_value(st, hf_expected_ack, tvb, 0, 0, extra->expected_ack,
-                                                "%u (the %s's ISN + 1)", extra->expected_ack,
-                                                sender == TS_CLIENT ? "server" : "client");
+        item = proto_tree_add_uint(st, hf_expected_ack, tvb, 0, 0, extra->expected_ack);
+        if (labels)
+            proto_item_append_text(item, " (the %s's ISN + 1)", sender == TS_CLIENT ? "server" : "client");
         proto_item_set_generated(item);
         item = proto_tree_add_boolean(st, hf_ack_ok, tvb, 0, 0, (notes & TS_NOTE_HANDSHAKE_ACK_OK) != 0);
         proto_item_set_generated(item);
     }
     if (extra != NULL && extra->time_wait_end_ns != 0) {
         nstime_t end;
-        end.secs = (time_t)(extra->time_wait_end_ns / 1000000000);
-        end.nsecs = (int)(extra->time_wait_end_ns % 1000000000);
+        ns_to_nstime(extra->time_wait_end_ns, &end);
         item = proto_tree_add_time(st, hf_time_wait_end, tvb, 0, 0, &end);
-        proto_item_append_text(item, " (TIME-WAIT lasts %d s: 2*MSL)", ts_pref_time_wait_s);
+        if (labels)
+            proto_item_append_text(item, " (TIME-WAIT lasts %d s: 2*MSL)", ts_pref_time_wait_s);
         proto_item_set_generated(item);
     }
 
