@@ -220,6 +220,13 @@ static void flip_roles(ts_summary *s)
     add_history(s, '^');
 }
 
+/* t + delay, saturated: capture times may lie anywhere in int64. */
+static int64_t later(int64_t t, int64_t delay)
+{
+    int64_t sum;
+    return __builtin_add_overflow(t, delay, &sum) ? INT64_MAX : sum;
+}
+
 static bool update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
 {
     ts_zeek_endpoint *ep = &s->zk[e], *peer = &s->zk[1 - e];
@@ -227,7 +234,7 @@ static bool update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is
     if (has(seg, TS_TH_SYN)) {
         if (is_orig) {
             set_state(ep, has(seg, TS_TH_ACK) ? TS_ZK_SYN_ACK_SENT : TS_ZK_SYN_SENT);
-            s->zeek_attempt_ns = seg->time_ns + TS_ZEEK_ATTEMPT_DELAY_NS; /* AttemptTimer */
+            s->zeek_attempt_ns = later(seg->time_ns, TS_ZEEK_ATTEMPT_DELAY_NS); /* AttemptTimer */
         } else {
             if (!has(seg, TS_TH_ACK) && peer->state == TS_ZK_SYN_ACK_SENT && seg->seq == ep->start_seq) {
                 /* SYN/SYN-ACK reversal: flip the endpoints, establish. */
@@ -333,7 +340,7 @@ static void connection_closed(ts_summary *s, int e)
         return;
     ep->did_close = 1;
     if (ep->state == TS_ZK_RESET || peer->did_close || peer->state == TS_ZK_INACTIVE)
-        s->zeek_delete_ns = s->zeek_last_ns + TS_ZEEK_CLOSE_DELAY_NS;
+        s->zeek_delete_ns = later(s->zeek_last_ns, TS_ZEEK_CLOSE_DELAY_NS);
 }
 
 static bool handshake_state(uint8_t st)
@@ -598,7 +605,12 @@ static bool zeek_is_reuse(const ts_summary *s, const ts_segment *seg)
 static bool zeek_removed(ts_summary *s, int64_t t)
 {
     int64_t idle = s->zeek_long_timeout ? TS_ZEEK_INACTIVITY_NS : TS_ZEEK_INACTIVITY_OPEN_NS;
-    if (t - s->zeek_last_ns >= idle) /* Session::InactivityTimer */
+    int64_t quiet;
+    /* Capture times may jump anywhere in int64 (hostile files): a gap too
+     * large to compute is past any timeout when time went forward. */
+    if (__builtin_sub_overflow(t, s->zeek_last_ns, &quiet))
+        quiet = t > s->zeek_last_ns ? INT64_MAX : INT64_MIN;
+    if (quiet >= idle) /* Session::InactivityTimer */
         return true;
     if (s->zeek_delete_ns != 0 && s->zeek_delete_ns <= t) /* ConnDeleteTimer */
         return true;
@@ -630,14 +642,21 @@ static void zeek_begin(ts_summary *s, const ts_segment *seg)
         add_history(s, '^'); /* Connection::FlipRoles at creation */
 }
 
-void ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a)
+bool ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a, ts_summary *finished)
 {
+    bool restarted = false;
     if (s->started && (a->notes & TS_NOTE_NEW_CONNECTION)) {
         uint32_t incarnation = s->incarnation + 1, zeek_index = s->zeek_index + 1;
+        if (finished != NULL)
+            *finished = *s;
+        restarted = true;
         ts_summary_init(s);
         s->incarnation = incarnation;
         s->zeek_index = zeek_index;
     } else if (s->started && (zeek_removed(s, seg->time_ns) || zeek_is_reuse(s, seg))) {
+        if (finished != NULL)
+            *finished = *s;
+        restarted = true;
         s->zeek_index++;
         zeek_begin(s, seg);
     }
@@ -652,6 +671,7 @@ void ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation
     s->last_frame = seg->id;
     zeek_process(s, seg);
     tcpstate_facts(s, seg, a);
+    return restarted;
 }
 
 /* Zeek's Size(): payload bytes from sequence numbers. */

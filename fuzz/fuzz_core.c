@@ -782,7 +782,7 @@ static void run_once(const uint8_t *data, size_t size, ts_annotation *log, size_
         check_step(h, &seg, &a, corr);
 #ifdef FUZZ_HAVE_SUMMARY
         in_core = 1;
-        ts_summary_update(h->summary, &seg, &a);
+        ts_summary_update(h->summary, &seg, &a, NULL);
         in_core = 0;
         CHECK(core_allocations == allocs, "the core allocated memory in ts_summary_update");
         check_summary(h->summary);

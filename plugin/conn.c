@@ -72,12 +72,12 @@ static void ns_to_nstime(int64_t ns, nstime_t *t)
     t->nsecs = (int)(ns % 1000000000);
 }
 
-void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec)
+void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_frame_record *rec)
 {
     const ts_conn_entry *conn = ts_store_conn(rec->conn);
     if (conn == NULL || !conn->summary.started)
         return;
-    const ts_summary *s = &conn->summary;
+    const ts_summary *s = ts_store_summary(conn, frame);
     ts_conn_code code = ts_summary_conn_state(s);
     const char *history = ts_summary_history(s);
     proto_item *item;

@@ -496,5 +496,5 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         add_notes(st, tvb, pinfo, top, notes);
         add_corrections(st, tvb, pinfo, extra);
     }
-    ts_conn_render(st, tvb, rec); /* conn.c: tcpstate.conn.* */
+    ts_conn_render(st, tvb, frame, rec); /* conn.c: tcpstate.conn.* */
 }

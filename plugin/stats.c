@@ -66,7 +66,7 @@ static void stats_init(stats_tree *st)
     id_anomaly = stats_tree_create_node(st, node_anomaly, 0, STAT_DT_INT, TRUE);
     if (counted != NULL)
         g_hash_table_destroy(counted);
-    counted = g_hash_table_new(g_direct_hash, g_direct_equal);
+    counted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 static void stats_cleanup(stats_tree *st _U_)
@@ -88,15 +88,20 @@ static char *pair_name(guint client, guint server)
                            ts_state_name((ts_state)server));
 }
 
+/* One count per Zeek connection: a tcp.stream holds more than one when Zeek
+ * would start a new connection in it (ts_summary zeek_index). */
 static void count_connection(stats_tree *st, uint32_t conn_id, const ts_summary *s)
 {
     guint code = ts_summary_conn_state(s);
     guint client = s->final_state[TS_CLIENT], server = s->final_state[TS_SERVER];
     guint now = (code << 16 | client << 8 | server) + 1;
-    guint before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, GUINT_TO_POINTER(conn_id)));
-    if (before == now)
+    gpointer key = g_memdup2(&(guint64){(guint64)conn_id << 32 | s->zeek_index}, sizeof(guint64));
+    guint before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, key));
+    if (before == now) {
+        g_free(key);
         return;
-    g_hash_table_insert(counted, GUINT_TO_POINTER(conn_id), GUINT_TO_POINTER(now));
+    }
+    g_hash_table_insert(counted, key, GUINT_TO_POINTER(now));
     char *name;
     if (before == 0) {
         tick_stat_node(st, node_outcome, 0, TRUE);
@@ -201,7 +206,7 @@ static tap_packet_status stats_packet(stats_tree *st, packet_info *pinfo _U_, ep
 
     const ts_conn_entry *conn = ts_store_conn(rec->conn);
     if (conn != NULL && conn->summary.started)
-        count_connection(st, rec->conn, &conn->summary);
+        count_connection(st, rec->conn, ts_store_summary(conn, d->frame));
     return TAP_PACKET_REDRAW;
 }
 

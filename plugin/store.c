@@ -60,6 +60,10 @@ void ts_store_cleanup(void)
         for (guint i = 0; i < conns->len; i++) {
             ts_conn_entry *entry = &g_array_index(conns, ts_conn_entry, i);
             release_core(entry);
+            if (entry->earlier_summaries != NULL)
+                g_array_free(entry->earlier_summaries, TRUE);
+            if (entry->zeek_starts != NULL)
+                g_array_free(entry->zeek_starts, TRUE);
             g_free(entry->endpoint_text[0]);
             g_free(entry->endpoint_text[1]);
         }
@@ -140,6 +144,29 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
     if (conns == NULL || conn == 0 || conn > conns->len)
         return NULL;
     return &g_array_index(conns, ts_conn_entry, conn - 1);
+}
+
+const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame)
+{
+    guint index = 0;
+    while (conn->zeek_starts != NULL && index < conn->zeek_starts->len &&
+           g_array_index(conn->zeek_starts, guint32, index) <= frame)
+        index++;
+    if (conn->earlier_summaries == NULL || index >= conn->earlier_summaries->len)
+        return &conn->summary;
+    return &g_array_index(conn->earlier_summaries, ts_summary, index);
+}
+
+/* Before a segment that Zeek puts in a new connection of this stream: keep
+ * the summary of the one that ends (its index is the old zeek_index). */
+static void keep_finished_summary(ts_conn_entry *entry, const ts_summary *before, uint32_t frame)
+{
+    if (entry->earlier_summaries == NULL) {
+        entry->earlier_summaries = g_array_new(FALSE, FALSE, sizeof(ts_summary));
+        entry->zeek_starts = g_array_new(FALSE, FALSE, sizeof(guint32));
+    }
+    g_array_append_val(entry->earlier_summaries, *before);
+    g_array_append_val(entry->zeek_starts, frame);
 }
 
 /* ---- connections ----------------------------------------------------------------- */
@@ -345,7 +372,9 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
     ts_correction corr[TS_MAX_CORRECTIONS];
     gboolean was_finished = ts_conn_finished(entry->core);
     ts_conn_step(entry->core, &seg, &a, corr);
-    ts_summary_update(&entry->summary, &seg, &a); /* conn.c */
+    ts_summary finished;
+    if (ts_summary_update(&entry->summary, &seg, &a, &finished)) /* conn.c */
+        keep_finished_summary(entry, &finished, frame);
     if (entry->core->incarnation != entry->incarnations) {
         /* Roles are fixed per connection: name each end by its role. */
         ts_role sender = ts_conn_role_of(entry->core, seg.from_b);

@@ -72,6 +72,12 @@ typedef struct ts_conn_entry {
     int64_t  entered_ns[2];  /* by role: when the current state began */
     uint8_t  last_state[2];  /* by role: as of the last segment */
     ts_summary summary;      /* conn.c: Zeek conn_state/history, who closed first... */
+    /* Zeek starts a new connection inside one tcp.stream now and then (port
+     * reuse, its timers; conn_summary.h): the summaries of the earlier ones,
+     * by zeek_index, and the frame where each later one began. NULL for the
+     * usual stream that is one Zeek connection. */
+    GArray  *earlier_summaries; /* ts_summary */
+    GArray  *zeek_starts;       /* guint32: first frame of zeek_index i + 1 */
 } ts_conn_entry;
 
 /* A segment as read from the TCP fields of one frame. */
@@ -103,6 +109,8 @@ void ts_store_mark(uint32_t frame, uint8_t flags);
 const ts_frame_record *ts_store_record(uint32_t frame);
 const ts_frame_extra *ts_store_extra(uint32_t frame);
 const ts_conn_entry *ts_store_conn(uint32_t conn);
+/* The summary of the Zeek connection `frame` belongs to in connection `conn`. */
+const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame);
 
 /* Record packing. */
 static inline uint8_t ts_rec_prev(uint8_t v) { return (uint8_t)(v >> 4); }
@@ -118,7 +126,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
 
 /* ---- conn.c, stats.c: connection summary fields, stats tree ----------------- */
 void ts_conn_register(int proto); /* also registers the "tcpstate" tap */
-void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, const ts_frame_record *rec);
+void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_frame_record *rec);
 void ts_stats_register_tap(void);
 void ts_stats_register_plugin(void);
 void ts_stats_queue(packet_info *pinfo, const ts_frame_record *rec);

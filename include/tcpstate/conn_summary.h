@@ -130,9 +130,11 @@ void ts_summary_init(ts_summary *s);
  * by Zeek's timers: tcp_close_delay 5 s after both closed, tcp_attempt_delay
  * 5 s for an unanswered SYN, inactivity 1 min / 5 min) starts the Zeek part
  * over (history, conn_state, originator) and counts zeek_index up, keeping
- * tcpstate's facts. A caller that shows each segment the summary of its own
- * connection keeps a copy of the summary whenever zeek_index changes. */
-void ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a);
+ * tcpstate's facts. When the segment starts a new connection either way and
+ * `finished` is not NULL, *finished gets the summary as it was before it (the
+ * connection that ended) and the call returns true: a caller that shows each
+ * segment the summary of its own connection keeps those. */
+bool ts_summary_update(ts_summary *s, const ts_segment *seg, const ts_annotation *a, ts_summary *finished);
 
 /* Zeek's timer constants (init-bare.zeek defaults), in ns. */
 #define TS_ZEEK_CLOSE_DELAY_NS (5LL * 1000000000)

@@ -54,7 +54,7 @@ static void seg_w(scenario *sc, int from, unsigned flags, uint32_t seq, uint32_t
     seg.dst_port = sc->port[1 - from];
     seg.from_b = (uint8_t)from;
     ts_conn_step(&sc->conn, &seg, &sc->last, NULL);
-    ts_summary_update(&sc->sum, &seg, &sc->last);
+    ts_summary_update(&sc->sum, &seg, &sc->last, NULL);
 }
 
 static void seg(scenario *sc, int from, unsigned flags, uint32_t seq, uint32_t ack, uint32_t len, int64_t t_ms)
