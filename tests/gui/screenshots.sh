@@ -7,11 +7,18 @@
 #
 # Runs Xvfb, then wireshark (wireshark-qt) as the unprivileged user "nobody"
 # (Wireshark as root ignores WIRESHARK_PLUGIN_DIR) with a throw-away HOME that
-# holds the tcpstate profile; goes to a packet with -g, clicks into the packet
-# details, selects the last item (the tcpstate tree), expands it with
-# Shift+Right (Expand Subtrees) and saves the screen with ImageMagick's
-# `import`. Needs Xvfb, xdotool and imagemagick (apt-get install xvfb xdotool
+# holds the tcpstate profile (its columns, their widths and colours); goes to
+# a packet with -g, clicks into the packet details, selects the last item (the
+# tcpstate tree), expands it with Shift+Right (Expand Subtrees), moves the
+# pointer off the tree (no hover highlight) and saves the screen with
+# ImageMagick's `import`. The stats window is sorted by Burst Start (ascending)
+# so phases and transitions read in the order they happened. The screen is
+# 1920 wide so the longest tree line (the handshake explanation) fits.
+# Needs Xvfb, xdotool and imagemagick (apt-get install xvfb xdotool
 # imagemagick). Exit 77 when one of them is missing.
+#   gui-handshake.png  frame 3, Handshake 3/3 ACK: both ESTABLISHED
+#   gui-teardown.png   frame 10, Teardown 4/4 ACK: server CLOSED, client TIME-WAIT
+#   gui-stats.png      Statistics > TCP Connection States
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
@@ -45,8 +52,9 @@ chmod -R a+rwX "$work"; chown 65534:65534 "$work/run"; chmod 700 "$work/run"
 chmod a+rX "$build" && chmod -R a+rX "$build/plugins"
 
 # Xvfb on a free display.
+W=1920 H=1000
 exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 1600x1000x24 -ac -nolisten tcp >"$work/xvfb.log" 2>&1 &
+Xvfb -displayfd 3 -screen 0 ${W}x${H}x24 -ac -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 export DISPLAY=:$(head -1 "$work/display")
@@ -75,7 +83,7 @@ shot() {
     >"$work/$name.out" 2>"$work/$name.err") &
   local pid=$! win
   win=$(wait_window 'seed-walkthrough') || { echo "screenshots.sh: no window for $name" >&2; cat "$work/$name.err" >&2; return 1; }
-  xdotool windowmove "$win" 0 0 windowsize "$win" 1600 1000
+  xdotool windowmove "$win" 0 0 windowsize "$win" "$W" "$H"
   sleep 2
   # Give the details more room: drag the splitter under the packet list up.
   xdotool mousemove 800 532 mousedown 1 mousemove 800 420 mousemove 800 330 mouseup 1
@@ -87,6 +95,8 @@ shot() {
   xdotool key End
   sleep 0.3
   xdotool key shift+Right
+  # Pointer to the status bar: no hover highlight on a tree row.
+  xdotool mousemove $((W / 2)) $((H - 8))
   sleep 1
   import -window root "$out/gui-$name.png"
   echo "screenshots.sh: $out/gui-$name.png" >&2
@@ -102,7 +112,7 @@ shot() {
 (as_nobody timeout 120 wireshark -C tcpstate -r "$capture" >"$work/stats.out" 2>"$work/stats.err") &
 pid=$!
 if win=$(wait_window 'seed-walkthrough'); then
-  xdotool windowmove "$win" 0 0 windowsize "$win" 1600 1000
+  xdotool windowmove "$win" 0 0 windowsize "$win" "$W" "$H"
   sleep 2
   for _ in 1 2 3 4 5; do
     xdotool mousemove 325 10 click 1   # "Statistics" in the menu bar
@@ -125,8 +135,15 @@ if win=$(wait_window 'seed-walkthrough'); then
     done
   fi
   if stats=$(wait_window 'TCP Connection States'); then
-    xdotool windowmove "$stats" 0 0 windowsize "$stats" 1100 560
+    xdotool windowmove "$stats" 0 0 windowsize "$stats" 1100 500
     sleep 2
+    # Sort by Burst Start, ascending (first click on a column): the phases
+    # and the transitions in the order they happened. The header's columns
+    # are sized to their contents; Burst Start is the last one, at x 790-860.
+    xdotool mousemove 820 22 click 1
+    sleep 1
+    xdotool mousemove 1050 480
+    sleep 0.5
     import -window "$stats" "$out/gui-stats.png"
     echo "screenshots.sh: $out/gui-stats.png" >&2
   else
@@ -137,4 +154,4 @@ kill "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 
 shot handshake 3    # 3/3 ACK: both ESTABLISHED
-shot teardown 9     # 3/4 FIN: client TIME-WAIT, server LAST-ACK
+shot teardown 10    # 4/4 ACK: server LAST-ACK -> CLOSED, client TIME-WAIT (why 2*MSL)
