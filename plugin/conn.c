@@ -79,64 +79,48 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_fr
         return;
     const ts_summary *s = ts_store_summary(conn, frame);
     ts_conn_code code = ts_summary_conn_state(s);
-    const char *history = ts_summary_history(s);
+    const gboolean labels = ts_labels_shown(tree); /* see render.c */
     proto_item *item;
-
-    /* Labels only where someone reads them (see render.c). */
-    const gboolean labels = PTREE_DATA(tree)->visible;
 
     proto_item *top = proto_tree_add_item(tree, hf_conn, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
     if (labels)
         proto_item_append_text(top, ": %s%s%s, history %s%s", ts_conn_code_name(code),
                                s->closed_first ? ", closed first by " : "",
-                               ts_closer_name((ts_closer)s->closed_first), history,
+                               ts_closer_name((ts_closer)s->closed_first), ts_summary_history(s),
                                s->history_truncated ? "..." : "");
     proto_tree *ct = proto_item_add_subtree(top, ett_conn);
 
-    item = proto_tree_add_string(ct, hf_conn_state, tvb, 0, 0, ts_conn_code_name(code));
-    if (labels)
+    item = ts_add_string(ct, hf_conn_state, tvb, ts_conn_code_name(code));
+    if (item != NULL && labels)
         proto_item_append_text(item, " (%s)", ts_conn_code_meaning(code));
-    proto_item_set_generated(item);
-    item = proto_tree_add_string(ct, hf_conn_history, tvb, 0, 0, history);
-    proto_item_set_generated(item);
-    item = proto_tree_add_string(ct, hf_conn_originator, tvb, 0, 0, ts_role_name((ts_role)s->orig_role));
-    proto_item_set_generated(item);
-    if (s->closed_first != TS_CLOSER_NONE) {
-        item = proto_tree_add_string(ct, hf_conn_closed_first, tvb, 0, 0, ts_closer_name((ts_closer)s->closed_first));
-        proto_item_set_generated(item);
-    }
-    item = proto_tree_add_uint(ct, hf_conn_open_frame, tvb, 0, 0, s->open_frame);
-    proto_item_set_generated(item);
-    if (s->established_frame != 0) {
-        item = proto_tree_add_uint(ct, hf_conn_established_frame, tvb, 0, 0, s->established_frame);
-        proto_item_set_generated(item);
-    }
-    if (s->close_frame != 0) {
-        item = proto_tree_add_uint(ct, hf_conn_close_frame, tvb, 0, 0, s->close_frame);
-        proto_item_set_generated(item);
-    }
-    if (s->handshake_rtt_ns >= 0) {
+    ts_add_string(ct, hf_conn_history, tvb, ts_summary_history(s));
+    ts_add_string(ct, hf_conn_originator, tvb, ts_role_name((ts_role)s->orig_role));
+    if (s->closed_first != TS_CLOSER_NONE)
+        ts_add_string(ct, hf_conn_closed_first, tvb, ts_closer_name((ts_closer)s->closed_first));
+    ts_add_uint(ct, hf_conn_open_frame, tvb, s->open_frame);
+    if (s->established_frame != 0)
+        ts_add_uint(ct, hf_conn_established_frame, tvb, s->established_frame);
+    if (s->close_frame != 0)
+        ts_add_uint(ct, hf_conn_close_frame, tvb, s->close_frame);
+    if (s->handshake_rtt_ns >= 0 && proto_field_is_referenced(ct, hf_conn_handshake_rtt)) {
         nstime_t rtt;
         ns_to_nstime(s->handshake_rtt_ns, &rtt);
         item = proto_tree_add_time(ct, hf_conn_handshake_rtt, tvb, 0, 0, &rtt);
         proto_item_set_generated(item);
     }
-    for (int role = 0; role < 2; role++) {
-        int hf = role == TS_CLIENT ? hf_conn_final_client : hf_conn_final_server;
-        item = proto_tree_add_string(ct, hf, tvb, 0, 0, ts_state_name((ts_state)s->final_state[role]));
-        proto_item_set_generated(item);
-    }
+    ts_add_string(ct, hf_conn_final_client, tvb, ts_state_name((ts_state)s->final_state[TS_CLIENT]));
+    ts_add_string(ct, hf_conn_final_server, tvb, ts_state_name((ts_state)s->final_state[TS_SERVER]));
     int64_t tw_end = ts_summary_time_wait_end(s);
-    if (tw_end != 0) {
+    if (tw_end != 0 && proto_field_is_referenced(ct, hf_conn_time_wait_end)) {
         nstime_t end;
         ns_to_nstime(tw_end, &end);
         item = proto_tree_add_time(ct, hf_conn_time_wait_end, tvb, 0, 0, &end);
         if (labels)
             proto_item_append_text(item, " (%s in TIME-WAIT)",
-                               s->time_wait_end_ns[TS_CLIENT] && s->time_wait_end_ns[TS_SERVER] ? "both sides"
-                               : s->time_wait_end_ns[TS_CLIENT]                                ? "client"
-                                                                                              : "server");
+                                   s->time_wait_end_ns[TS_CLIENT] && s->time_wait_end_ns[TS_SERVER] ? "both sides"
+                                   : s->time_wait_end_ns[TS_CLIENT]                                ? "client"
+                                                                                                  : "server");
         proto_item_set_generated(item);
     }
 }

@@ -234,9 +234,31 @@ static const char *delivery_text(uint8_t delivery)
 /* Labels are only worth formatting when someone will read them: in a
  * visible tree (GUI details, tshark -V, -T fields). Otherwise Wireshark fakes
  * every item nobody filters on, and the plugin must not build text for it. */
-static gboolean labels_shown(proto_tree *tree)
+gboolean ts_labels_shown(proto_tree *tree)
 {
     return tree != NULL && PTREE_DATA(tree)->visible;
+}
+
+/* The per-frame items go through these: a field nobody sees or filters on
+ * is not added at all (not even as a faked item: a call per field per frame
+ * adds up). Items that carry an expert info are added the usual way: the
+ * expert info needs an item to hang on. */
+proto_item *ts_add_string(proto_tree *tree, int hf, tvbuff_t *tvb, const char *value)
+{
+    if (!proto_field_is_referenced(tree, hf))
+        return NULL;
+    proto_item *item = proto_tree_add_string(tree, hf, tvb, 0, 0, value);
+    proto_item_set_generated(item);
+    return item;
+}
+
+proto_item *ts_add_uint(proto_tree *tree, int hf, tvbuff_t *tvb, uint32_t value)
+{
+    if (!proto_field_is_referenced(tree, hf))
+        return NULL;
+    proto_item *item = proto_tree_add_uint(tree, hf, tvb, 0, 0, value);
+    proto_item_set_generated(item);
+    return item;
 }
 
 static void ns_to_nstime(int64_t ns, nstime_t *t)
@@ -256,33 +278,28 @@ static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn,
 {
     uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
     const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
-    proto_item *item;
-    if (!labels_shown(tree))
-        item = proto_tree_add_string(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next));
-    else if (prev != next)
-        item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
-                                            "%s %s: %s -> %s", role == TS_CLIENT ? "Client" : "Server", endpoint,
-                                            spelled(prev), spelled(next));
-    else
-        item = proto_tree_add_string_format(tree, hf_state[role], tvb, 0, 0, ts_state_name((ts_state)next),
-                                            "%s %s: %s (unchanged)", role == TS_CLIENT ? "Client" : "Server",
-                                            endpoint, spelled(next));
-    proto_item_set_generated(item);
-    proto_tree *side = proto_item_add_subtree(item, ett_side);
-    item = proto_tree_add_string(side, hf_prev_state[role], tvb, 0, 0, ts_state_name((ts_state)prev));
-    proto_item_set_generated(item);
-    item = proto_tree_add_string(side, hf_endpoint[role], tvb, 0, 0, endpoint);
-    proto_item_set_generated(item);
-    if (extra != NULL && extra->held_ns[role] > 0) {
+    proto_item *item = ts_add_string(tree, hf_state[role], tvb, ts_state_name((ts_state)next));
+    if (item != NULL && ts_labels_shown(tree)) {
+        const char *who = role == TS_CLIENT ? "Client" : "Server";
+        if (prev != next)
+            proto_item_set_text(item, "%s %s: %s -> %s", who, endpoint, spelled(prev), spelled(next));
+        else
+            proto_item_set_text(item, "%s %s: %s (unchanged)", who, endpoint, spelled(next));
+    }
+    /* Details under the side's line when there is one, beside it otherwise. */
+    proto_tree *side = item != NULL ? proto_item_add_subtree(item, ett_side) : tree;
+    ts_add_string(side, hf_prev_state[role], tvb, ts_state_name((ts_state)prev));
+    ts_add_string(side, hf_endpoint[role], tvb, endpoint);
+    if (extra != NULL && extra->held_ns[role] > 0 && proto_field_is_referenced(side, hf_time_in_prev[role])) {
         nstime_t held;
         ns_to_nstime(extra->held_ns[role], &held);
         item = proto_tree_add_time(side, hf_time_in_prev[role], tvb, 0, 0, &held);
         proto_item_set_generated(item);
-        if (labels_shown(tree) && extra->held_ns[role] < TS_NETSTAT_INTERVAL_NS)
+        if (ts_labels_shown(tree) && extra->held_ns[role] < TS_NETSTAT_INTERVAL_NS)
             proto_item_append_text(item, " in %s (shorter than the 1 s between two `netstat -c` listings: one "
                                    "shows it with a %.4g%% chance)", spelled(prev),
                                    100.0 * (double)extra->held_ns[role] / (double)TS_NETSTAT_INTERVAL_NS);
-        else if (labels_shown(tree))
+        else if (ts_labels_shown(tree))
             proto_item_append_text(item, " in %s", spelled(prev));
     }
 }
@@ -401,7 +418,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     uint8_t next_client = ts_rec_next(rec->client), next_server = ts_rec_next(rec->server);
     gboolean simultaneous = (notes & TS_NOTE_SIMULTANEOUS_OPEN) != 0 || step == 4;
 
-    const gboolean labels = labels_shown(tree);
+    const gboolean labels = ts_labels_shown(tree);
     proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
     proto_tree *st = proto_item_add_subtree(top, ett_tcpstate);
@@ -420,30 +437,25 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
                    step_text, spelled(next_client), spelled(next_server));
         if (labels)
             proto_item_append_text(top, ": %s", summary);
-        item = proto_tree_add_string(st, hf_summary, tvb, 0, 0, summary);
-        proto_item_set_generated(item);
+        ts_add_string(st, hf_summary, tvb, summary);
     }
-    item = proto_tree_add_string(st, hf_sender, tvb, 0, 0, ts_role_name((ts_role)sender));
-    proto_item_set_generated(item);
+    ts_add_string(st, hf_sender, tvb, ts_role_name((ts_role)sender));
     for (int role = 0; role < 2; role++)
         add_side(st, tvb, conn, role, packed[role], extra);
 
-    item = proto_tree_add_string(st, hf_phase, tvb, 0, 0, ts_phase_name((ts_phase)phase));
-    proto_item_set_generated(item);
+    ts_add_string(st, hf_phase, tvb, ts_phase_name((ts_phase)phase));
     if (phase == TS_PHASE_HANDSHAKE && step != 0) {
-        item = proto_tree_add_uint(st, hf_handshake_step, tvb, 0, 0, step);
-        if (labels)
+        item = ts_add_uint(st, hf_handshake_step, tvb, step);
+        if (item != NULL && labels)
             proto_item_append_text(item, " of %u (%s)", simultaneous ? 4u : 3u,
                                    (simultaneous ? simultaneous_names : handshake_names)[step]);
-        proto_item_set_generated(item);
     }
     if (phase == TS_PHASE_TEARDOWN && step != 0) {
-        item = proto_tree_add_uint(st, hf_teardown_step, tvb, 0, 0, step);
-        if (labels)
+        item = ts_add_uint(st, hf_teardown_step, tvb, step);
+        if (item != NULL && labels)
             proto_item_append_text(item, " of 4 (%s)%s", teardown_names[step],
                                    (notes & TS_NOTE_MERGED_FIN_ACK)
                                        ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
-        proto_item_set_generated(item);
     }
 
     uint8_t prev_client = ts_rec_prev(rec->client), prev_server = ts_rec_prev(rec->server);
@@ -457,8 +469,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         if (prev_server != next_server)
             g_snprintf(t + n, sizeof t - (size_t)n, "%sserver %s -> %s", n ? "; " : "",
                        ts_state_name((ts_state)prev_server), ts_state_name((ts_state)next_server));
-        item = proto_tree_add_string(st, hf_transition, tvb, 0, 0, t);
-        proto_item_set_generated(item);
+        ts_add_string(st, hf_transition, tvb, t);
     }
 
     if (extra != NULL && extra->expected_ack != 0) {
@@ -479,10 +490,8 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     }
 
     const char *why = explain(phase, step, notes);
-    if (why != NULL) {
-        item = proto_tree_add_string(st, hf_explanation, tvb, 0, 0, why);
-        proto_item_set_generated(item);
-    }
+    if (why != NULL)
+        ts_add_string(st, hf_explanation, tvb, why);
 
     if (rec->flags & (TS_REC_ROLES_GUESSED | TS_REC_STATES_ASSUMED)) {
         const char *reason = (rec->flags & TS_REC_ROLES_GUESSED)

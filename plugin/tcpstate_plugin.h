@@ -123,6 +123,11 @@ static inline uint8_t ts_rec_step(const ts_frame_record *r) { return (r->shape >
 void ts_render_register(int proto);
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame,
                const ts_frame_record *rec);
+/* Labels are worth formatting only in a visible tree. */
+gboolean ts_labels_shown(proto_tree *tree);
+/* A generated item for hf, or nothing (NULL) when nobody sees or filters on it. */
+proto_item *ts_add_string(proto_tree *tree, int hf, tvbuff_t *tvb, const char *value);
+proto_item *ts_add_uint(proto_tree *tree, int hf, tvbuff_t *tvb, uint32_t value);
 
 /* ---- conn.c, stats.c: connection summary fields, stats tree ----------------- */
 void ts_conn_register(int proto); /* also registers the "tcpstate" tap */
