@@ -9,6 +9,7 @@
  * yet (check_evidence): a capture sees a segment leave, not arrive.
  */
 #include "tcpstate/tcpstate.h"
+#include "tcpstate_internal.h"
 
 #include <string.h>
 
@@ -876,7 +877,64 @@ static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
         out->prev[role_of(conn, e)] = conn->ep[e].state;
 }
 
+/* The common case in one place: data or a bare ACK between two ESTABLISHED
+ * ends that have both been seen, with no receive pending confirmation, no
+ * SYN or FIN owed an ACK, no FIN sent. RFC 9293 3.10.7.4 then moves no state:
+ * the sender's ACK and window are noted, in-order text moves the receiver's
+ * RCV.NXT (seventh step). This is exactly what ts_conn_step_general() does
+ * with such a segment, minus its bookkeeping (evidence rules, the pending
+ * receive, the classification); tests/unit/test_fast_path.c runs both on the
+ * same traffic and requires identical annotations and connection states.
+ * Returns false, touching nothing, for any other segment. */
+bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
+{
+    int s = seg->from_b ? 1 : 0;
+    ts_endpoint *ep = &conn->ep[s], *peer = &conn->ep[1 - s];
+    if ((seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) != TS_TH_ACK ||
+        seg->delivery != TS_DELIVERED || ep->state != TS_ESTABLISHED || peer->state != TS_ESTABLISHED ||
+        conn->pending[0].active || conn->pending[1].active || conn->seen_from != 3 ||
+        ep->ack_due != ACK_DUE_NONE || ep->fin_sent || !ep->rcv_known || !peer->rcv_known)
+        return false;
+
+    memset(out, 0, sizeof *out);
+    if (corr != NULL)
+        corr[0].valid = corr[1].valid = false;
+    conn->segments++;
+
+    /* The send: our ACK and window (send_effects). */
+    ep->window = seg->window;
+    if (seq_gt(seg->ack, ep->rcv_nxt))
+        ep->rcv_nxt = seg->ack;
+    if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
+        ep->highest_ack = seg->ack;
+    if (seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt)
+        out->notes |= TS_NOTE_KEEPALIVE;
+    uint32_t end = seg->seq + seg->payload_len;
+    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
+        ep->snd_nxt = end;
+
+    /* The receive: in-order text (receive_effects, seventh step). */
+    if (seg->payload_len > 0 && seq_le(seg->seq, peer->rcv_nxt) && seq_gt(end, peer->rcv_nxt))
+        peer->rcv_nxt = end;
+
+    conn->last = *seg;
+    conn->last.from_b = (uint8_t)s;
+    if (conn->mid_stream)
+        out->notes |= TS_NOTE_ROLES_GUESSED | TS_NOTE_STATES_ASSUMED;
+    out->sender = (uint8_t)role_of(conn, s);
+    out->prev[TS_CLIENT] = out->prev[TS_SERVER] = TS_ESTABLISHED;
+    out->next[TS_CLIENT] = out->next[TS_SERVER] = TS_ESTABLISHED;
+    out->phase = TS_PHASE_DATA;
+    return true;
+}
+
 void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
+{
+    if (!ts_conn_step_established(conn, seg, out, corr))
+        ts_conn_step_general(conn, seg, out, corr);
+}
+
+void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
 {
     int s = seg->from_b ? 1 : 0;
     int r = 1 - s;
