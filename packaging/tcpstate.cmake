@@ -34,6 +34,7 @@ else()
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/profile/tcpstate/preferences ${PROJECT_SOURCE_DIR}/profile/tcpstate/colorfilters
+              ${PROJECT_SOURCE_DIR}/profile/tcpstate/recent
         DESTINATION "${TCPSTATE_PROFILE_DEST}" COMPONENT profile)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/annotate-csv DESTINATION "${TCPSTATE_SCRIPTS_DEST}"
         RENAME tcpstate-annotate-csv COMPONENT scripts)
