@@ -40,11 +40,8 @@ install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/annotate-csv DESTINATION "${TCPST
         RENAME tcpstate-annotate-csv COMPONENT scripts)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/annotate-pcapng DESTINATION "${TCPSTATE_SCRIPTS_DEST}"
         RENAME tcpstate-annotate-pcapng COMPONENT scripts)
-foreach(doc ecosystem.md conn-summary.md)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/docs/${doc})
-    install(FILES ${PROJECT_SOURCE_DIR}/docs/${doc} DESTINATION "${TCPSTATE_DOC_DEST}" COMPONENT doc)
-  endif()
-endforeach()
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/conn-summary.md
+        DESTINATION "${TCPSTATE_DOC_DEST}" COMPONENT doc)
 
 # ---- uninstall: remove every file of install_manifest.txt ------------------------
 if(NOT TARGET uninstall)
