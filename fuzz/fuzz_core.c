@@ -212,6 +212,14 @@ static const transition recv_table[] = {
 static const transition peer_table[] = {
     {S(LISTEN), S(SYN_RECEIVED), T_ASSUMED, "ACK from SYN-SENT proves the peer sent a SYN-ACK"},
     {S(SYN_SENT), S(ESTABLISHED), T_ASSUMED, "data from SYN-RECEIVED proves the peer sent the ACK"},
+    {S(CLOSE_WAIT), S(LAST_ACK), T_ASSUMED, "an ACK one past all its sender acked proves the peer sent a FIN"},
+};
+
+/* MISSED: what the sender received, before this send, from a peer segment the
+ * capture missed (only as an assumption; one-direction captures). */
+static const transition missed_table[] = {
+    {S(FIN_WAIT_1), S(TIME_WAIT), T_ASSUMED, "after our FIN, an ACK one past all we acked: the peer's FIN arrived"},
+    {S(FIN_WAIT_2), S(TIME_WAIT), T_ASSUMED, "after our FIN, an ACK one past all we acked: the peer's FIN arrived"},
 };
 #undef S
 
@@ -221,7 +229,7 @@ static const transition peer_table[] = {
  * k = 0 plain). 0: not reachable at all. Identity is plain. */
 typedef uint8_t ways;
 static ways open_once[NS][NS], fin_once[NS][NS], rst_once[NS][NS], send_any[NS][NS], recv_once[NS][NS],
-    recv_late[NS][NS], peer_once[NS][NS];
+    recv_late[NS][NS], peer_once[NS][NS], missed_once[NS][NS];
 static ways sender_allowed[NS][NS], receiver_allowed[NS][NS];
 
 static ways way_of(uint8_t why) { return (ways)(1u << ((why >> 1) & 7u)); }
@@ -248,7 +256,8 @@ static void build_tables(void)
         return;
     built = 1;
     for (int x = 0; x < NS; x++)
-        open_once[x][x] = fin_once[x][x] = rst_once[x][x] = recv_once[x][x] = peer_once[x][x] = 1;
+        open_once[x][x] = fin_once[x][x] = rst_once[x][x] = recv_once[x][x] = peer_once[x][x] =
+            missed_once[x][x] = 1;
 #define FILL(m, t)                                                                                 \
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)                                            \
         m[t[i].from][t[i].to] |= way_of(t[i].why);
@@ -257,6 +266,7 @@ static void build_tables(void)
     FILL(rst_once, rst_table)
     FILL(recv_once, recv_table)
     FILL(peer_once, peer_table)
+    FILL(missed_once, missed_table)
 #undef FILL
     /* A segment's send effects: a RST alone, or opening then closing. */
     compose(send_any, open_once, fin_once);
@@ -264,7 +274,9 @@ static void build_tables(void)
         for (int y = 0; y < NS; y++)
             send_any[x][y] |= rst_once[x][y];
     /* The sender: its send effects, then at most one receive of the peer's
-     * earlier segment that crossed it (delivered late, applied now). */
+     * earlier segment that crossed it (delivered late, applied now); or, for a
+     * segment with no effect of its own (a bare ACK), the receive of a segment
+     * the capture missed (assumed). */
     for (int x = 0; x < NS; x++)
         for (int y = 0; y < NS; y++) {
             recv_late[x][y] = 0;
@@ -273,6 +285,10 @@ static void build_tables(void)
                     recv_late[x][y] |= (ways)(1u << (x == y ? k : (k | (T_LATE >> 1))));
         }
     compose(sender_allowed, send_any, recv_late);
+    for (int x = 0; x < NS; x++)
+        for (int y = 0; y < NS; y++)
+            if (x != y)
+                sender_allowed[x][y] |= missed_once[x][y];
     /* The receiver: what the send proves about it, then the receive. */
     compose(receiver_allowed, peer_once, recv_once);
 }
@@ -311,6 +327,8 @@ void fuzz_core_print_tables(FILE *f)
     BASE("send, RST (alone)", rst_table);
     BASE("receive (one per segment; late: applied to the sender after its own send)", recv_table);
     BASE("what a send proves about its receiver (before the receive)", peer_table);
+    BASE("what a send proves its sender received from a segment the capture missed (before the send)",
+         missed_table);
 #undef BASE
     const char *kinds[2] = {"sender", "receiver"};
     for (int k = 0; k < 2; k++) {
