@@ -328,6 +328,7 @@ def main():
                 print('  %d/%d runs, %d failures, %.0fs' % (done, len(tasks), len(runner.failures),
                                                            time.monotonic() - t0), flush=True)
     memory = []
+    memory_problems = []  # always a failure, even with --allow-annotation-problems
     if 'memory' in what:
         counts = [int(x) for x in a.memory_conns.split(',')] if a.memory_conns else (
             [100000, 1000000] if full else [100000])
@@ -335,7 +336,8 @@ def main():
         for row in memory:
             per = row.get('plugin_bytes_per_conn')
             if per is None or per > MEMORY_BOUND:
-                problems.append('memory: %s bytes per never-closing connection (bound %d)' % (per, MEMORY_BOUND))
+                memory_problems.append('memory: %s bytes per never-closing connection (bound %d)'
+                                       % (per, MEMORY_BOUND))
 
     elapsed = time.monotonic() - t0
     print('\n== robustness summary (%s, %.0f s, %d workers)' % ('full' if full else 'quick', elapsed, a.jobs))
@@ -353,6 +355,8 @@ def main():
             print('  stderr: ' + line[:300])
     for p in problems:
         print('ANNOTATION ' + p)
+    for p in memory_problems:
+        print('FAIL ' + p)
     if base_empty:
         print('NOTE: no tcpstate fields at all in: ' + ', '.join(base_empty))
     if a.json:
@@ -360,13 +364,14 @@ def main():
             json.dump({'mode': 'full' if full else 'quick', 'seconds': round(elapsed),
                        'samples': [os.path.basename(x) for x in samples], 'inputs': inputs,
                        'by_kind': runner.by_kind, 'runs': runner.runs, 'failures': runner.failures,
-                       'annotation_problems': problems, 'memory': memory}, f, indent=1)
+                       'annotation_problems': problems, 'memory': memory,
+                       'memory_problems': memory_problems}, f, indent=1)
     if not a.keep and not runner.failures:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print('inputs kept in ' + work)
     shutil.rmtree(runner.home, ignore_errors=True)
-    if runner.failures:
+    if runner.failures or memory_problems:
         return 1
     return 0 if not problems or a.allow_annotation_problems else 3
 
