@@ -150,9 +150,11 @@ gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
     int layer = tcp->total_layer_num;
     guint32 stream = 0, len = 0, window = 0;
     /* No tcp.stream, yet a TCP header: too short for Wireshark to track it
-     * (a cut header); the same when the fixed header is not all captured. */
+     * (a cut header); the same when the fixed header is not all captured, or
+     * its data offset says less than the 20 bytes of the fixed header
+     * (RFC 9293 3.1; Wireshark: "Bogus TCP header length"). */
     if (!get_uint(tree, F_STREAM, layer, &stream) || !get_uint(tree, F_LEN, layer, &len) ||
-        !captured(tcp, 0, 16)) {
+        !captured(tcp, 0, 20) || (tvb_get_guint8(tcp->ds_tvb, tcp->start + 12) >> 4) * 4 < 20) {
         out->incomplete = TRUE;
         return TRUE;
     }
