@@ -95,13 +95,11 @@ static void count_connection(stats_tree *st, uint32_t conn_id, const ts_summary 
     guint code = ts_summary_conn_state(s);
     guint client = s->final_state[TS_CLIENT], server = s->final_state[TS_SERVER];
     guint now = (code << 16 | client << 8 | server) + 1;
-    gpointer key = g_memdup2(&(guint64){(guint64)conn_id << 32 | s->zeek_index}, sizeof(guint64));
-    guint before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, key));
-    if (before == now) {
-        g_free(key);
-        return;
-    }
-    g_hash_table_insert(counted, key, GUINT_TO_POINTER(now));
+    guint64 key = (guint64)conn_id << 32 | s->zeek_index;
+    guint before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, &key));
+    if (before == now)
+        return; /* the usual packet: nothing to allocate */
+    g_hash_table_insert(counted, g_memdup2(&key, sizeof key), GUINT_TO_POINTER(now));
     char *name;
     if (before == 0) {
         tick_stat_node(st, node_outcome, 0, TRUE);
