@@ -148,10 +148,17 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
 
 const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame)
 {
-    guint index = 0;
-    while (conn->zeek_starts != NULL && index < conn->zeek_starts->len &&
-           g_array_index(conn->zeek_starts, guint32, index) <= frame)
-        index++;
+    /* index = how many later connections began at or before `frame` (the
+     * starts are in frame order; binary search: a SYN flood on one 4-tuple
+     * can make thousands). */
+    guint index = 0, end = conn->zeek_starts != NULL ? conn->zeek_starts->len : 0;
+    while (index < end) {
+        guint mid = index + (end - index) / 2;
+        if (g_array_index(conn->zeek_starts, guint32, mid) <= frame)
+            index = mid + 1;
+        else
+            end = mid;
+    }
     if (conn->earlier_summaries == NULL || index >= conn->earlier_summaries->len)
         return &conn->summary;
     return &g_array_index(conn->earlier_summaries, ts_summary, index);
