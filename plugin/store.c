@@ -1,6 +1,6 @@
 /*
- * Per-file storage: one 8-byte record per frame, a sparse table of rare
- * details, and one entry per TCP connection (tcp.stream).
+ * Per-file storage: one 8-byte record per frame, compact details for the
+ * frames that have them, and one slot per TCP connection (tcp.stream).
  *
  * The first pass runs the core once per segment and writes the record. When
  * a later segment proves an earlier annotation wrong (ts_correction), the
@@ -8,6 +8,21 @@
  * click, tshark -2) shows the corrected, hindsight view, while the first pass
  * showed the best knowledge of its moment. Nothing here survives the file:
  * ts_store_cleanup() frees it all.
+ *
+ * Memory (bench/RESULTS.md "Memory the plugin adds"): what is kept for the
+ * whole file is kept small.
+ * - A connection's state machine, summary and the like (conn_hot, ~800 bytes)
+ *   is "hot" (plain structs) only for the last HOT_MAX connections that had a
+ *   segment; the others are "cold": the same bytes, losslessly encoded (runs
+ *   of zero bytes squeezed, see rle_encode) in one allocation. A segment of a
+ *   cold connection decodes it first, so the core sees exactly the ts_conn it
+ *   left and behaves as if nothing had happened.
+ * - Endpoint text ("addr:port") is formatted when asked for, from the
+ *   addresses kept in the slot.
+ * - Frame details (ts_frame_extra) written by the first pass go, in frame
+ *   order, into a byte pool (varints, only the fields that are set) with a
+ *   sorted (frame, offset) index; corrections, which a later segment adds to
+ *   an earlier frame, stay in a hash table of full ts_frame_extra.
  */
 #include "tcpstate_plugin.h"
 
@@ -19,69 +34,175 @@
 #define CHUNK_BITS 16
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 
+/* ---- connection slots ------------------------------------------------------- */
+
+/* What a connection needs while its segments come: kept hot or encoded. The
+ * encoded part is the bytes from the start up to `core` (or up to `patchable`
+ * when the slot has a core). */
+typedef struct conn_hot {
+    ts_summary summary;
+    int64_t    entered_ns[2]; /* by role: when the current state began */
+    ts_conn    core;          /* the state machine (with SLOT_HAS_CORE) */
+    GArray    *patchable;     /* frames (guint32) a correction may still rewrite */
+} conn_hot;
+
+#define HOT_SUMMARY_BYTES offsetof(conn_hot, core)
+#define HOT_CORE_BYTES    offsetof(conn_hot, patchable)
+
+enum {
+    SLOT_HOT       = 1u << 0, /* data is a conn_hot, else an encoded blob (or NULL) */
+    SLOT_HAS_CORE  = 1u << 1, /* the core is live (not released) */
+    SLOT_TEXT      = 1u << 2, /* endpoint texts set: from addr[] and TEXT_CLIENT_B */
+    SLOT_TEXT_CB   = 1u << 3, /* endpoint B is the client in the texts */
+    SLOT_RARE      = 1u << 4, /* has a conn_rare in `rares` */
+};
+
+typedef struct conn_slot {
+    void    *data;        /* conn_hot * (SLOT_HOT), blob, or NULL: never had a segment */
+    uint32_t incarnations;
+    uint16_t port[2];     /* endpoint A (the sender of the first segment), B */
+    uint8_t  addr[2][16];
+    uint8_t  addr_len;
+    uint8_t  flags;       /* SLOT_* */
+} conn_slot;
+
+/* The few connections with more: kept by stream in `rares`. */
+typedef struct conn_rare {
+    GArray *earlier_summaries; /* see ts_conn_entry */
+    GArray *zeek_starts;
+    char   *text[2];           /* endpoint texts that the addresses cannot give */
+} conn_rare;
+
+/* An encoded slot: the patchable frames, then the encoded conn_hot bytes. */
+typedef struct conn_blob {
+    uint32_t n_patchable;
+    uint8_t  data[];           /* guint32[n_patchable], then rle */
+} conn_blob;
+
+#ifndef TS_HOT_MAX
+#define TS_HOT_MAX 4096u /* tests build with 2 to run every path cold */
+#endif
+#define HOT_MAX TS_HOT_MAX
+
 static GPtrArray  *record_chunks; /* of ts_frame_record[CHUNK_SIZE] */
-static GHashTable *extras;        /* frame -> ts_frame_extra */
-static GArray     *conns;         /* ts_conn_entry, indexed by tcp.stream */
-static GHashTable *last_on_ports; /* 4-tuple key -> stream + 1 of its latest connection */
+static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
+static GHashTable *rares;         /* stream -> conn_rare */
 static GArray     *closing;       /* streams whose ends are both closed, in order */
 static guint       closing_head;
+static guint32    *hot_ring;      /* streams made hot, oldest first (HOT_MAX) */
+static guint       hot_ring_head, hot_ring_len;
+static guint32     generation;    /* counts store changes: views older than it are stale */
 
-static void free_extra(gpointer data)
+/* 4-tuple -> latest stream: open addressing over stream + 1, keys read from the slots. */
+static guint32 *ports_table;
+static guint    ports_cap, ports_used;
+
+/* ---- frame details ------------------------------------------------------------- */
+
+typedef struct extra_ix {
+    uint32_t frame;
+    uint32_t where;       /* pool chunk << POOL_BITS | offset */
+} extra_ix;
+
+#define IX_BITS 12
+#define IX_SIZE (1u << IX_BITS)
+#define POOL_BITS 16
+#define POOL_SIZE (1u << POOL_BITS)
+
+static GPtrArray  *ix_chunks;    /* of extra_ix[IX_SIZE] */
+static guint       ix_len;
+static GPtrArray  *pool_chunks;  /* of uint8_t[POOL_SIZE] */
+static guint       pool_used;    /* in the last chunk */
+static GHashTable *extras;       /* frame -> full_extra: corrections, and details out of frame order */
+
+typedef struct full_extra {
+    ts_frame_extra e;
+    gboolean       base_here;    /* notes .. held_ns are here, not in the pool */
+} full_extra;
+
+static void free_full_extra(gpointer data)
 {
-    ts_frame_extra *extra = (ts_frame_extra *)data;
-    if (extra->rewritten != NULL)
-        g_array_free(extra->rewritten, TRUE);
+    full_extra *extra = (full_extra *)data;
+    if (extra->e.rewritten != NULL)
+        g_array_free(extra->e.rewritten, TRUE);
     g_free(extra);
+}
+
+static void free_rare(gpointer data)
+{
+    conn_rare *rare = (conn_rare *)data;
+    if (rare->earlier_summaries != NULL)
+        g_array_free(rare->earlier_summaries, TRUE);
+    if (rare->zeek_starts != NULL)
+        g_array_free(rare->zeek_starts, TRUE);
+    g_free(rare->text[0]);
+    g_free(rare->text[1]);
+    g_free(rare);
 }
 
 void ts_store_init(void)
 {
     record_chunks = g_ptr_array_new_with_free_func(g_free);
-    extras = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_extra);
-    conns = g_array_new(FALSE, TRUE, sizeof(ts_conn_entry));
-    last_on_ports = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                          (GDestroyNotify)g_bytes_unref, NULL);
+    extras = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_full_extra);
+    conns = g_array_new(FALSE, TRUE, sizeof(conn_slot));
+    rares = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_rare);
     closing = g_array_new(FALSE, FALSE, sizeof(guint32));
     closing_head = 0;
+    hot_ring = g_new(guint32, HOT_MAX);
+    hot_ring_head = hot_ring_len = 0;
+    ports_cap = 1024;
+    ports_used = 0;
+    ports_table = g_new0(guint32, ports_cap);
+    ix_chunks = g_ptr_array_new_with_free_func(g_free);
+    ix_len = 0;
+    pool_chunks = g_ptr_array_new_with_free_func(g_free);
+    pool_used = POOL_SIZE;
+    generation++;
 }
 
-static void release_core(ts_conn_entry *entry)
+static void free_slot_data(conn_slot *slot)
 {
-    g_free(entry->core);
-    entry->core = NULL;
-    if (entry->patchable != NULL)
-        g_array_free(entry->patchable, TRUE);
-    entry->patchable = NULL;
+    if (slot->data != NULL && (slot->flags & SLOT_HOT)) {
+        conn_hot *hot = (conn_hot *)slot->data;
+        if (hot->patchable != NULL)
+            g_array_free(hot->patchable, TRUE);
+    }
+    g_free(slot->data);
+    slot->data = NULL;
 }
 
 void ts_store_cleanup(void)
 {
     if (conns != NULL) {
-        for (guint i = 0; i < conns->len; i++) {
-            ts_conn_entry *entry = &g_array_index(conns, ts_conn_entry, i);
-            release_core(entry);
-            if (entry->earlier_summaries != NULL)
-                g_array_free(entry->earlier_summaries, TRUE);
-            if (entry->zeek_starts != NULL)
-                g_array_free(entry->zeek_starts, TRUE);
-            g_free(entry->endpoint_text[0]);
-            g_free(entry->endpoint_text[1]);
-        }
+        for (guint i = 0; i < conns->len; i++)
+            free_slot_data(&g_array_index(conns, conn_slot, i));
         g_array_free(conns, TRUE);
     }
     if (record_chunks != NULL)
         g_ptr_array_free(record_chunks, TRUE);
     if (extras != NULL)
         g_hash_table_destroy(extras);
-    if (last_on_ports != NULL)
-        g_hash_table_destroy(last_on_ports);
+    if (rares != NULL)
+        g_hash_table_destroy(rares);
     if (closing != NULL)
         g_array_free(closing, TRUE);
+    if (ix_chunks != NULL)
+        g_ptr_array_free(ix_chunks, TRUE);
+    if (pool_chunks != NULL)
+        g_ptr_array_free(pool_chunks, TRUE);
+    g_free(hot_ring);
+    g_free(ports_table);
     conns = NULL;
     record_chunks = NULL;
     extras = NULL;
-    last_on_ports = NULL;
+    rares = NULL;
     closing = NULL;
+    ix_chunks = NULL;
+    pool_chunks = NULL;
+    hot_ring = NULL;
+    ports_table = NULL;
+    ports_cap = ports_used = 0;
+    generation++;
 }
 
 /* ---- records ---------------------------------------------------------------- */
@@ -120,30 +241,395 @@ void ts_store_mark(uint32_t frame, uint8_t flags)
         rec->flags |= flags;
 }
 
+/* ---- frame details: pool, index, hash ------------------------------------------ */
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static const uint8_t *get_varint(const uint8_t *p, uint64_t *v)
+{
+    uint64_t r = 0;
+    int shift = 0;
+    for (;;) {
+        uint8_t b = *p++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *v = r;
+    return p;
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+enum { X_NOTES = 1, X_ACK = 2, X_TW = 4, X_HELD0 = 8, X_HELD1 = 16 };
+
+static extra_ix *ix_at(guint i)
+{
+    return &((extra_ix *)g_ptr_array_index(ix_chunks, i >> IX_BITS))[i & (IX_SIZE - 1)];
+}
+
+/* The first-pass details of `frame`, appended in frame order; FALSE when the
+ * frame is not after the last one appended (the caller keeps them in the hash). */
+static gboolean pool_append(uint32_t frame, const ts_frame_extra *d)
+{
+    if (ix_len > 0 && ix_at(ix_len - 1)->frame >= frame)
+        return FALSE;
+    uint8_t buf[1 + 5 + 5 + 3 * 10], *p = buf + 1;
+    uint8_t head = 0;
+    if (d->notes) { head |= X_NOTES; p = put_varint(p, d->notes); }
+    if (d->expected_ack) { head |= X_ACK; p = put_varint(p, d->expected_ack); }
+    if (d->time_wait_end_ns) { head |= X_TW; p = put_varint(p, zigzag(d->time_wait_end_ns)); }
+    if (d->held_ns[0]) { head |= X_HELD0; p = put_varint(p, zigzag(d->held_ns[0])); }
+    if (d->held_ns[1]) { head |= X_HELD1; p = put_varint(p, zigzag(d->held_ns[1])); }
+    buf[0] = head;
+    guint n = (guint)(p - buf);
+    if (pool_used + n > POOL_SIZE) {
+        g_ptr_array_add(pool_chunks, g_malloc(POOL_SIZE));
+        pool_used = 0;
+    }
+    guint chunk = pool_chunks->len - 1;
+    memcpy((uint8_t *)g_ptr_array_index(pool_chunks, chunk) + pool_used, buf, n);
+    if ((ix_len & (IX_SIZE - 1)) == 0)
+        g_ptr_array_add(ix_chunks, g_new(extra_ix, IX_SIZE));
+    extra_ix *ix = ix_at(ix_len++);
+    ix->frame = frame;
+    ix->where = chunk << POOL_BITS | pool_used;
+    pool_used += n;
+    return TRUE;
+}
+
+static gboolean pool_lookup(uint32_t frame, ts_frame_extra *out)
+{
+    guint lo = 0, hi = ix_len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (ix_at(mid)->frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= ix_len || ix_at(lo)->frame != frame)
+        return FALSE;
+    guint where = ix_at(lo)->where;
+    const uint8_t *p = (const uint8_t *)g_ptr_array_index(pool_chunks, where >> POOL_BITS) +
+                       (where & (POOL_SIZE - 1));
+    uint8_t head = *p++;
+    uint64_t v;
+    if (head & X_NOTES) { p = get_varint(p, &v); out->notes = (uint32_t)v; }
+    if (head & X_ACK) { p = get_varint(p, &v); out->expected_ack = (uint32_t)v; }
+    if (head & X_TW) { p = get_varint(p, &v); out->time_wait_end_ns = unzigzag(v); }
+    if (head & X_HELD0) { p = get_varint(p, &v); out->held_ns[0] = unzigzag(v); }
+    if (head & X_HELD1) { p = get_varint(p, &v); out->held_ns[1] = unzigzag(v); }
+    return TRUE;
+}
+
+/* The hash entry of `frame`, for corrections (created on demand). */
 static ts_frame_extra *extra_for(uint32_t frame)
 {
-    ts_frame_extra *extra = (ts_frame_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
+    full_extra *extra = (full_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
     if (extra == NULL) {
-        extra = g_new0(ts_frame_extra, 1);
+        extra = g_new0(full_extra, 1);
         g_hash_table_insert(extras, GUINT_TO_POINTER(frame), extra);
         ts_frame_record *rec = record_slot(frame, TRUE);
         rec->flags |= TS_REC_HAS_EXTRA;
     }
-    return extra;
+    return &extra->e;
+}
+
+/* The first-pass details of `frame` (notes .. held_ns). */
+static void store_details(uint32_t frame, const ts_frame_extra *d)
+{
+    full_extra *extra = (full_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
+    if (extra == NULL && pool_append(frame, d)) {
+        record_slot(frame, TRUE)->flags |= TS_REC_HAS_EXTRA;
+        return;
+    }
+    ts_frame_extra *e = extra_for(frame);
+    extra = (full_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
+    e->notes = d->notes;
+    e->expected_ack = d->expected_ack;
+    e->time_wait_end_ns = d->time_wait_end_ns;
+    e->held_ns[0] = d->held_ns[0];
+    e->held_ns[1] = d->held_ns[1];
+    extra->base_here = TRUE;
 }
 
 const ts_frame_extra *ts_store_extra(uint32_t frame)
 {
+    static ts_frame_extra views[4];
+    static guint next;
     if (extras == NULL)
         return NULL;
-    return (const ts_frame_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
+    ts_frame_extra *view = &views[next];
+    memset(view, 0, sizeof *view);
+    const full_extra *full = (const full_extra *)g_hash_table_lookup(extras, GUINT_TO_POINTER(frame));
+    gboolean found = FALSE;
+    if (full != NULL) {
+        *view = full->e;
+        found = TRUE;
+    }
+    if (full == NULL || !full->base_here) {
+        ts_frame_extra base = {0};
+        if (pool_lookup(frame, &base)) {
+            view->notes = base.notes;
+            view->expected_ack = base.expected_ack;
+            view->time_wait_end_ns = base.time_wait_end_ns;
+            view->held_ns[0] = base.held_ns[0];
+            view->held_ns[1] = base.held_ns[1];
+            found = TRUE;
+        }
+    }
+    if (!found)
+        return NULL;
+    next = (next + 1) % G_N_ELEMENTS(views);
+    return view;
 }
+
+/* ---- hot and cold connections ---------------------------------------------------- */
+
+/* Encoding: a control byte c, then for c < 0x80 c + 1 literal bytes; c >= 0x80
+ * stands for c - 0x7e zero bytes (2 to 129). */
+static size_t rle_encode(const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t z = 0;
+        while (i + z < n && in[i + z] == 0 && z < 129)
+            z++;
+        if (z >= 2) {
+            out[o++] = (uint8_t)(0x7e + z);
+            i += z;
+            continue;
+        }
+        /* literals up to the next run of two zero bytes */
+        size_t start = i, len = 0;
+        while (i < n && len < 128 && !(in[i] == 0 && i + 1 < n && in[i + 1] == 0)) {
+            i++;
+            len++;
+        }
+        out[o++] = (uint8_t)(len - 1);
+        memcpy(out + o, in + start, len);
+        o += len;
+    }
+    return o;
+}
+
+#define RLE_MAX(n) ((n) + (n) / 128 + 2)
+
+/* Decodes the first `n` bytes. */
+static void rle_decode(const uint8_t *in, uint8_t *out, size_t n)
+{
+    size_t o = 0;
+    while (o < n) {
+        uint8_t c = *in++;
+        size_t len = c >= 0x80 ? (size_t)c - 0x7e : (size_t)c + 1;
+        if (len > n - o)
+            len = n - o;
+        if (c >= 0x80) {
+            memset(out + o, 0, len);
+        } else {
+            memcpy(out + o, in, len);
+            in += (size_t)c + 1;
+        }
+        o += len;
+    }
+}
+
+static conn_slot *slot_at(guint32 stream)
+{
+    return &g_array_index(conns, conn_slot, stream);
+}
+
+/* Decodes a cold slot's bytes (summary, entered_ns and, with SLOT_HAS_CORE,
+ * the core) into *hot; patchable is left NULL. */
+static void decode_slot(const conn_slot *slot, conn_hot *hot, size_t bytes)
+{
+    const conn_blob *blob = (const conn_blob *)slot->data;
+    if (blob == NULL) {
+        memset(hot, 0, bytes);
+        return;
+    }
+    rle_decode(blob->data + blob->n_patchable * sizeof(guint32), (uint8_t *)hot, bytes);
+}
+
+/* The core of a slot as it is now, without making it hot. */
+static const ts_conn *peek_core(guint32 stream)
+{
+    static conn_hot cache;
+    static guint32 cache_stream = G_MAXUINT32, cache_generation;
+    const conn_slot *slot = slot_at(stream);
+    if (!(slot->flags & SLOT_HAS_CORE))
+        return NULL;
+    if (slot->flags & SLOT_HOT)
+        return &((const conn_hot *)slot->data)->core;
+    if (cache_stream != stream || cache_generation != generation) {
+        decode_slot(slot, &cache, HOT_CORE_BYTES);
+        cache_stream = stream;
+        cache_generation = generation;
+    }
+    return &cache.core;
+}
+
+static void make_cold(conn_slot *slot)
+{
+    static uint8_t scratch[RLE_MAX(sizeof(conn_hot))];
+    conn_hot *hot = (conn_hot *)slot->data;
+    size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
+    size_t n = rle_encode((const uint8_t *)hot, bytes, scratch);
+    guint32 np = hot->patchable != NULL ? hot->patchable->len : 0;
+    conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(guint32) + n);
+    blob->n_patchable = np;
+    if (np > 0)
+        memcpy(blob->data, hot->patchable->data, np * sizeof(guint32));
+    memcpy(blob->data + np * sizeof(guint32), scratch, n);
+    if (hot->patchable != NULL)
+        g_array_free(hot->patchable, TRUE);
+    g_free(hot);
+    slot->data = blob;
+    slot->flags &= (uint8_t)~SLOT_HOT;
+}
+
+/* A cold slot made hot, outside the hot ring. */
+static conn_hot *decode_to_hot(conn_slot *slot)
+{
+    conn_hot *hot = g_new0(conn_hot, 1);
+    if (slot->data != NULL) {
+        const conn_blob *blob = (const conn_blob *)slot->data;
+        decode_slot(slot, hot, (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
+        if (blob->n_patchable > 0) {
+            hot->patchable = g_array_sized_new(FALSE, FALSE, sizeof(guint32), blob->n_patchable);
+            g_array_append_vals(hot->patchable, blob->data, blob->n_patchable);
+        }
+        g_free(slot->data);
+    }
+    slot->data = hot;
+    slot->flags |= SLOT_HOT;
+    return hot;
+}
+
+/* The slot's conn_hot, decoding it if it is cold; it stays hot until
+ * HOT_MAX other connections have been made hot after it. */
+static conn_hot *make_hot(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (slot->flags & SLOT_HOT)
+        return (conn_hot *)slot->data;
+    conn_hot *hot = decode_to_hot(slot);
+
+    if (hot_ring_len == HOT_MAX) {
+        guint32 old = hot_ring[hot_ring_head];
+        hot_ring_head = (hot_ring_head + 1) % HOT_MAX;
+        hot_ring_len--;
+        conn_slot *old_slot = slot_at(old);
+        if (old != stream && (old_slot->flags & SLOT_HOT))
+            make_cold(old_slot);
+    }
+    hot_ring[(hot_ring_head + hot_ring_len) % HOT_MAX] = stream;
+    hot_ring_len++;
+    return hot;
+}
+
+/* Frees a slot's core and patchable frames: both ends were closed long enough. */
+static void release_core(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (!(slot->flags & SLOT_HAS_CORE))
+        return;
+    gboolean was_cold = !(slot->flags & SLOT_HOT);
+    conn_hot *hot = was_cold ? decode_to_hot(slot) : (conn_hot *)slot->data;
+    if (hot->patchable != NULL)
+        g_array_free(hot->patchable, TRUE);
+    hot->patchable = NULL;
+    memset(&hot->core, 0, sizeof hot->core);
+    slot->flags &= (uint8_t)~SLOT_HAS_CORE;
+    if (was_cold)
+        make_cold(slot);
+}
+
+static conn_rare *rare_for(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (slot->flags & SLOT_RARE)
+        return (conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream));
+    conn_rare *rare = g_new0(conn_rare, 1);
+    g_hash_table_insert(rares, GUINT_TO_POINTER(stream), rare);
+    slot->flags |= SLOT_RARE;
+    return rare;
+}
+
+/* ---- views --------------------------------------------------------------------- */
+
+static void endpoint_text(char *buf, size_t size, const uint8_t *addr, uint8_t len, uint16_t port)
+{
+    if (len == 0) {
+        g_snprintf(buf, (gulong)size, "port %u", port);
+        return;
+    }
+    address a;
+    char host[64];
+    set_address(&a, len == 4 ? AT_IPv4 : AT_IPv6, len, addr);
+    address_to_str_buf(&a, host, sizeof host);
+    g_snprintf(buf, (gulong)size, len == 4 ? "%s:%u" : "[%s]:%u", host, port);
+}
+
+typedef struct conn_view {
+    ts_conn_entry entry;
+    guint32       stream;
+    guint32       generation;
+    char          text[2][80];
+} conn_view;
 
 const ts_conn_entry *ts_store_conn(uint32_t conn)
 {
+    static conn_view views[4];
+    static guint next;
     if (conns == NULL || conn == 0 || conn > conns->len)
         return NULL;
-    return &g_array_index(conns, ts_conn_entry, conn - 1);
+    guint32 stream = conn - 1;
+    for (guint i = 0; i < G_N_ELEMENTS(views); i++)
+        if (views[i].stream == conn && views[i].generation == generation)
+            return &views[i].entry;
+
+    conn_view *view = &views[next];
+    next = (next + 1) % G_N_ELEMENTS(views);
+    const conn_slot *slot = slot_at(stream);
+    ts_conn_entry *entry = &view->entry;
+    if (slot->flags & SLOT_HOT)
+        memcpy(&entry->summary, &((const conn_hot *)slot->data)->summary, sizeof entry->summary);
+    else
+        decode_slot(slot, (conn_hot *)(void *)&entry->summary, sizeof entry->summary);
+    entry->incarnations = slot->incarnations;
+    const conn_rare *rare = (slot->flags & SLOT_RARE)
+                                ? (const conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream))
+                                : NULL;
+    entry->earlier_summaries = rare ? rare->earlier_summaries : NULL;
+    entry->zeek_starts = rare ? rare->zeek_starts : NULL;
+    entry->endpoint_text[0] = entry->endpoint_text[1] = NULL;
+    if (slot->flags & SLOT_TEXT) {
+        int client = (slot->flags & SLOT_TEXT_CB) ? 1 : 0;
+        for (int role = 0; role < 2; role++) {
+            int ep = role == TS_CLIENT ? client : 1 - client;
+            endpoint_text(view->text[role], sizeof view->text[role], slot->addr[ep], slot->addr_len,
+                          slot->port[ep]);
+            entry->endpoint_text[role] = view->text[role];
+        }
+    } else if (rare != NULL) {
+        entry->endpoint_text[0] = rare->text[0];
+        entry->endpoint_text[1] = rare->text[1];
+    }
+    view->stream = conn;
+    view->generation = generation;
+    return entry;
 }
 
 const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame)
@@ -166,108 +652,181 @@ const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame)
 
 /* Before a segment that Zeek puts in a new connection of this stream: keep
  * the summary of the one that ends (its index is the old zeek_index). */
-static void keep_finished_summary(ts_conn_entry *entry, const ts_summary *before, uint32_t frame)
+static void keep_finished_summary(guint32 stream, const ts_summary *before, uint32_t frame)
 {
-    if (entry->earlier_summaries == NULL) {
-        entry->earlier_summaries = g_array_new(FALSE, FALSE, sizeof(ts_summary));
-        entry->zeek_starts = g_array_new(FALSE, FALSE, sizeof(guint32));
+    conn_rare *rare = rare_for(stream);
+    if (rare->earlier_summaries == NULL) {
+        rare->earlier_summaries = g_array_new(FALSE, FALSE, sizeof(ts_summary));
+        rare->zeek_starts = g_array_new(FALSE, FALSE, sizeof(guint32));
     }
-    g_array_append_val(entry->earlier_summaries, *before);
-    g_array_append_val(entry->zeek_starts, frame);
+    g_array_append_val(rare->earlier_summaries, *before);
+    g_array_append_val(rare->zeek_starts, frame);
 }
 
 /* ---- connections ----------------------------------------------------------------- */
 
-static char *endpoint_text(const uint8_t *addr, uint8_t len, uint16_t port)
-{
-    address a;
-    if (len == 0)
-        return g_strdup_printf("port %u", port);
-    set_address(&a, len == 4 ? AT_IPv4 : AT_IPv6, len, addr);
-    char *host = address_to_str(NULL, &a);
-    char *text = len == 4 ? g_strdup_printf("%s:%u", host, port)
-                          : g_strdup_printf("[%s]:%u", host, port);
-    wmem_free(NULL, host);
-    return text;
-}
-
 /* Both ends of a connection, in a canonical order, as a hash key. */
-static GBytes *ports_key(const ts_extracted *x)
+static size_t ports_key(uint8_t *key, uint8_t len, const uint8_t *a, uint16_t a_port, const uint8_t *b,
+                        uint16_t b_port)
 {
-    uint8_t key[1 + 2 * (16 + 2)];
-    const uint8_t *lo = x->src_addr, *hi = x->dst_addr;
-    uint16_t lo_port = x->seg.src_port, hi_port = x->seg.dst_port;
-    int order = memcmp(x->src_addr, x->dst_addr, x->addr_len);
+    const uint8_t *lo = a, *hi = b;
+    uint16_t lo_port = a_port, hi_port = b_port;
+    int order = memcmp(a, b, len);
     if (order > 0 || (order == 0 && lo_port > hi_port)) {
-        lo = x->dst_addr;
-        hi = x->src_addr;
-        lo_port = x->seg.dst_port;
-        hi_port = x->seg.src_port;
+        lo = b;
+        hi = a;
+        lo_port = b_port;
+        hi_port = a_port;
     }
     size_t n = 0;
-    key[n++] = x->addr_len;
-    memcpy(key + n, lo, x->addr_len);
-    n += x->addr_len;
+    key[n++] = len;
+    memcpy(key + n, lo, len);
+    n += len;
     memcpy(key + n, &lo_port, 2);
     n += 2;
-    memcpy(key + n, hi, x->addr_len);
-    n += x->addr_len;
+    memcpy(key + n, hi, len);
+    n += len;
     memcpy(key + n, &hi_port, 2);
     n += 2;
-    return g_bytes_new(key, n);
+    return n;
 }
 
-static gboolean sent_by_a(const ts_conn_entry *entry, const ts_extracted *x)
+#define PORTS_KEY_MAX (1 + 2 * (16 + 2))
+
+static size_t slot_key(const conn_slot *slot, uint8_t *key)
 {
-    return x->seg.src_port == entry->port_a &&
-           memcmp(x->src_addr, entry->addr_a, entry->addr_len) == 0;
+    return ports_key(key, slot->addr_len, slot->addr[0], slot->port[0], slot->addr[1], slot->port[1]);
+}
+
+static guint key_hash(const uint8_t *key, size_t n)
+{
+    guint32 h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ key[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+/* The table slot for `key`: the one holding it, or the empty one where it goes. */
+static guint ports_find(const uint8_t *key, size_t n)
+{
+    guint mask = ports_cap - 1, i = key_hash(key, n) & mask;
+    uint8_t other[PORTS_KEY_MAX];
+    while (ports_table[i] != 0) {
+        size_t m = slot_key(slot_at(ports_table[i] - 1), other);
+        if (m == n && memcmp(other, key, n) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static void ports_grow(void)
+{
+    guint32 *old = ports_table;
+    guint old_cap = ports_cap;
+    ports_cap *= 2;
+    ports_table = g_new0(guint32, ports_cap);
+    for (guint i = 0; i < old_cap; i++) {
+        if (old[i] == 0)
+            continue;
+        uint8_t key[PORTS_KEY_MAX];
+        size_t n = slot_key(slot_at(old[i] - 1), key);
+        ports_table[ports_find(key, n)] = old[i];
+    }
+    g_free(old);
+}
+
+static gboolean sent_by_a(const conn_slot *slot, const ts_extracted *x)
+{
+    return x->seg.src_port == slot->port[0] && memcmp(x->src_addr, slot->addr[0], slot->addr_len) == 0;
 }
 
 /* A new connection on ports an earlier one used starts from where that one
  * left each end: a side still in TIME-WAIT meets the new SYN there. */
-static void inherit_from_previous(ts_conn_entry *entry, const ts_extracted *x, uint32_t stream)
+static void inherit_from_previous(conn_hot *hot, const ts_extracted *x, uint32_t stream)
 {
-    GBytes *key = ports_key(x);
-    gpointer found = g_hash_table_lookup(last_on_ports, key);
-    g_hash_table_replace(last_on_ports, key, GUINT_TO_POINTER(stream + 1));
-    if (found == NULL || GPOINTER_TO_UINT(found) == stream + 1)
+    uint8_t key[PORTS_KEY_MAX];
+    size_t n = ports_key(key, x->addr_len, x->src_addr, x->seg.src_port, x->dst_addr, x->seg.dst_port);
+    if ((ports_used + 1) * 2 > ports_cap)
+        ports_grow();
+    guint i = ports_find(key, n);
+    guint32 found = ports_table[i];
+    if (found == 0)
+        ports_used++;
+    ports_table[i] = stream + 1;
+    if (found == 0 || found == stream + 1)
         return;
-    const ts_conn_entry *old = &g_array_index(conns, ts_conn_entry, GPOINTER_TO_UINT(found) - 1);
-    if (old->core == NULL)
+    const conn_slot *old = slot_at(found - 1);
+    const ts_conn *old_core = peek_core(found - 1);
+    if (old_core == NULL)
         return; /* released: both ends were CLOSED long enough */
     int old_a_is_new_a = sent_by_a(old, x) ? 1 : 0;
     for (int e = 0; e < 2; e++) {
         int old_e = old_a_is_new_a ? e : 1 - e;
         int64_t tw_end = 0;
-        ts_state state = ts_conn_endpoint_state(old->core, old_e, x->seg.time_ns, &tw_end);
+        ts_state state = ts_conn_endpoint_state(old_core, old_e, x->seg.time_ns, &tw_end);
         if (state == TS_TIME_WAIT)
-            ts_conn_inherit(entry->core, e, state, tw_end);
+            ts_conn_inherit(&hot->core, e, state, tw_end);
     }
 }
 
 /* A fresh state machine, with the TIME-WAIT length the preference says. */
-static ts_conn *new_core(void)
+static void new_core(conn_slot *slot, conn_hot *hot)
 {
     ts_config config = {.time_wait_ns = (int64_t)ts_pref_time_wait_s * 1000000000};
-    ts_conn *core = g_new(ts_conn, 1);
-    ts_conn_init(core, &config);
-    return core;
+    ts_conn_init(&hot->core, &config);
+    slot->flags |= SLOT_HAS_CORE;
 }
 
-static ts_conn_entry *entry_for(const ts_extracted *x)
+static conn_hot *hot_for(const ts_extracted *x)
 {
     if (x->stream >= conns->len)
         g_array_set_size(conns, x->stream + 1);
-    ts_conn_entry *entry = &g_array_index(conns, ts_conn_entry, x->stream);
-    if (entry->core == NULL && entry->incarnations == 0) {
-        entry->core = new_core();
-        memcpy(entry->addr_a, x->src_addr, sizeof entry->addr_a);
-        entry->addr_len = x->addr_len;
-        entry->port_a = x->seg.src_port;
+    conn_slot *slot = slot_at(x->stream);
+    gboolean fresh = !(slot->flags & SLOT_HAS_CORE) && slot->incarnations == 0;
+    conn_hot *hot = make_hot(x->stream);
+    if (fresh) {
+        new_core(slot, hot);
+        memcpy(slot->addr[0], x->src_addr, sizeof slot->addr[0]);
+        memcpy(slot->addr[1], x->dst_addr, sizeof slot->addr[1]);
+        slot->addr_len = x->addr_len;
+        slot->port[0] = x->seg.src_port;
+        slot->port[1] = x->seg.dst_port;
         if (x->addr_len != 0)
-            inherit_from_previous(entry, x, x->stream);
+            inherit_from_previous(hot, x, x->stream);
     }
-    return entry;
+    return hot;
+}
+
+/* The endpoint texts of a new incarnation: the sender of `x` has role `sender`. */
+static void set_texts(guint32 stream, const ts_extracted *x, ts_role sender)
+{
+    conn_slot *slot = slot_at(stream);
+    int from = -1;
+    for (int ep = 0; ep < 2 && from < 0; ep++)
+        if (x->addr_len == slot->addr_len && x->seg.src_port == slot->port[ep] &&
+            x->seg.dst_port == slot->port[1 - ep] && memcmp(x->src_addr, slot->addr[ep], x->addr_len) == 0 &&
+            memcmp(x->dst_addr, slot->addr[1 - ep], x->addr_len) == 0)
+            from = ep;
+    if (slot->flags & SLOT_RARE) {
+        conn_rare *rare = rare_for(stream);
+        g_free(rare->text[0]);
+        g_free(rare->text[1]);
+        rare->text[0] = rare->text[1] = NULL;
+    }
+    if (from >= 0) {
+        int client_ep = sender == TS_CLIENT ? from : 1 - from;
+        slot->flags = (uint8_t)((slot->flags & ~SLOT_TEXT_CB) | SLOT_TEXT | (client_ep ? SLOT_TEXT_CB : 0));
+        return;
+    }
+    /* not the slot's addresses: keep the texts themselves */
+    char text[80];
+    conn_rare *rare = rare_for(stream);
+    slot->flags &= (uint8_t)~(SLOT_TEXT | SLOT_TEXT_CB);
+    endpoint_text(text, sizeof text, x->src_addr, x->addr_len, x->seg.src_port);
+    rare->text[sender] = g_strdup(text);
+    endpoint_text(text, sizeof text, x->dst_addr, x->addr_len, x->seg.dst_port);
+    rare->text[1 - sender] = g_strdup(text);
 }
 
 /* ---- corrections ---------------------------------------------------------------- */
@@ -275,7 +834,7 @@ static ts_conn_entry *entry_for(const ts_extracted *x)
 /* Rewrite what the frames since corr->since_id said of the corrected side:
  * its state after each of them (and before them, but for since_id itself
  * unless prev_too: a side that was right before a segment stays right). */
-static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, uint32_t frame)
+static void apply_correction(conn_hot *hot, const ts_correction *corr, uint32_t frame)
 {
     ts_frame_extra *here = extra_for(frame);
     here->corrects = corr->segment_id;
@@ -288,12 +847,12 @@ static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, ui
     if (corr->delivery == TS_LOST || there->delivery == 0)
         there->delivery = corr->delivery;
 
-    if (entry->patchable == NULL)
+    if (hot->patchable == NULL)
         return;
     if (here->rewritten == NULL)
         here->rewritten = g_array_new(FALSE, FALSE, sizeof(guint32));
-    for (guint i = 0; i < entry->patchable->len; i++) {
-        guint32 f = g_array_index(entry->patchable, guint32, i);
+    for (guint i = 0; i < hot->patchable->len; i++) {
+        guint32 f = g_array_index(hot->patchable, guint32, i);
         if (f < corr->since_id || f >= frame)
             continue;
         gboolean listed = FALSE;
@@ -312,24 +871,25 @@ static void apply_correction(ts_conn_entry *entry, const ts_correction *corr, ui
 
 /* Keep the frames a later correction may rewrite: those since the oldest
  * receive the core can still take back. */
-static void track_patchable(ts_conn_entry *entry, uint32_t frame)
+static void track_patchable(conn_hot *hot, uint32_t frame)
 {
-    uint32_t since = ts_conn_correctable_since(entry->core);
+    uint32_t since = ts_conn_correctable_since(&hot->core);
     if (since == UINT32_MAX) {
-        if (entry->patchable != NULL)
-            g_array_set_size(entry->patchable, 0);
+        if (hot->patchable != NULL) {
+            g_array_free(hot->patchable, TRUE);
+            hot->patchable = NULL;
+        }
         return;
     }
-    if (entry->patchable == NULL)
-        entry->patchable = g_array_new(FALSE, FALSE, sizeof(guint32));
+    if (hot->patchable == NULL)
+        hot->patchable = g_array_new(FALSE, FALSE, sizeof(guint32));
     guint keep_from = 0;
-    while (keep_from < entry->patchable->len &&
-           g_array_index(entry->patchable, guint32, keep_from) < since)
+    while (keep_from < hot->patchable->len && g_array_index(hot->patchable, guint32, keep_from) < since)
         keep_from++;
     if (keep_from > 0)
-        g_array_remove_range(entry->patchable, 0, keep_from);
+        g_array_remove_range(hot->patchable, 0, keep_from);
     if (frame >= since)
-        g_array_append_val(entry->patchable, frame);
+        g_array_append_val(hot->patchable, frame);
 }
 
 /* Free the state machines of connections whose ends have both been CLOSED
@@ -338,15 +898,15 @@ static void release_finished(int64_t now)
 {
     while (closing_head < closing->len) {
         guint32 stream = g_array_index(closing, guint32, closing_head);
-        ts_conn_entry *entry = &g_array_index(conns, ts_conn_entry, stream);
-        if (entry->core != NULL) {
-            if (!ts_conn_finished(entry->core))
+        const ts_conn *core = peek_core(stream);
+        if (core != NULL) {
+            if (!ts_conn_finished(core))
                 ; /* reopened since: it is queued again when it finishes */
-            else if (ts_conn_endpoint_state(entry->core, 0, now, NULL) != TS_CLOSED ||
-                     ts_conn_endpoint_state(entry->core, 1, now, NULL) != TS_CLOSED)
+            else if (ts_conn_endpoint_state(core, 0, now, NULL) != TS_CLOSED ||
+                     ts_conn_endpoint_state(core, 1, now, NULL) != TS_CLOSED)
                 break; /* the queue is in closing order: the rest are younger */
             else
-                release_core(entry);
+                release_core(stream);
         }
         closing_head++;
     }
@@ -369,28 +929,27 @@ static uint8_t pack_shape(const ts_annotation *a)
 
 ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
 {
-    ts_conn_entry *entry = entry_for(x);
-    if (entry->core == NULL)
-        entry->core = new_core(); /* released, and now a segment again: a new life */
+    generation++;
+    conn_hot *hot = hot_for(x);
+    conn_slot *slot = slot_at(x->stream);
+    if (!(slot->flags & SLOT_HAS_CORE))
+        new_core(slot, hot); /* released, and now a segment again: a new life */
     ts_segment seg = x->seg;
-    seg.from_b = sent_by_a(entry, x) ? 0 : 1;
+    seg.from_b = sent_by_a(slot, x) ? 0 : 1;
 
     ts_annotation a;
     ts_correction corr[TS_MAX_CORRECTIONS];
-    gboolean was_finished = ts_conn_finished(entry->core);
-    ts_conn_step(entry->core, &seg, &a, corr);
+    gboolean was_finished = ts_conn_finished(&hot->core);
+    ts_conn_step(&hot->core, &seg, &a, corr);
     ts_summary finished;
-    if (ts_summary_update(&entry->summary, &seg, &a, &finished)) /* conn.c */
-        keep_finished_summary(entry, &finished, frame);
-    if (entry->core->incarnation != entry->incarnations) {
+    if (ts_summary_update(&hot->summary, &seg, &a, &finished)) /* conn.c */
+        keep_finished_summary(x->stream, &finished, frame);
+    if (hot->core.incarnation != slot->incarnations) {
         /* Roles are fixed per connection: name each end by its role. */
-        ts_role sender = ts_conn_role_of(entry->core, seg.from_b);
-        entry->incarnations = entry->core->incarnation;
-        g_free(entry->endpoint_text[sender]);
-        g_free(entry->endpoint_text[1 - sender]);
-        entry->endpoint_text[sender] = endpoint_text(x->src_addr, x->addr_len, seg.src_port);
-        entry->endpoint_text[1 - sender] = endpoint_text(x->dst_addr, x->addr_len, seg.dst_port);
-        entry->entered_ns[0] = entry->entered_ns[1] = 0;
+        ts_role sender = ts_conn_role_of(&hot->core, seg.from_b);
+        slot->incarnations = hot->core.incarnation;
+        set_texts(x->stream, x, sender);
+        hot->entered_ns[0] = hot->entered_ns[1] = 0;
     }
 
     ts_frame_record *rec = record_slot(frame, TRUE);
@@ -409,27 +968,28 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
     for (int role = 0; role < 2; role++) {
         if (a.prev[role] == a.next[role])
             continue;
-        if (entry->entered_ns[role] != 0)
-            if (__builtin_sub_overflow(seg.time_ns, entry->entered_ns[role], &held[role]))
+        if (hot->entered_ns[role] != 0)
+            if (__builtin_sub_overflow(seg.time_ns, hot->entered_ns[role], &held[role]))
                 held[role] = 0; /* times from both ends of int64: unknown */
-        entry->entered_ns[role] = seg.time_ns;
+        hot->entered_ns[role] = seg.time_ns;
     }
 
     if ((a.notes & ~TS_NOTES_IN_RECORD) != 0 || a.expected_ack != 0 || a.time_wait_end_ns != 0 ||
         held[0] != 0 || held[1] != 0) {
-        ts_frame_extra *extra = extra_for(frame);
-        extra->notes = a.notes;
-        extra->expected_ack = a.expected_ack;
-        extra->time_wait_end_ns = a.time_wait_end_ns;
-        extra->held_ns[0] = held[0];
-        extra->held_ns[1] = held[1];
+        ts_frame_extra d = {0};
+        d.notes = a.notes;
+        d.expected_ack = a.expected_ack;
+        d.time_wait_end_ns = a.time_wait_end_ns;
+        d.held_ns[0] = held[0];
+        d.held_ns[1] = held[1];
+        store_details(frame, &d);
     }
     for (int i = 0; i < TS_MAX_CORRECTIONS; i++)
         if (corr[i].valid)
-            apply_correction(entry, &corr[i], frame);
-    track_patchable(entry, frame);
+            apply_correction(hot, &corr[i], frame);
+    track_patchable(hot, frame);
 
-    if (!was_finished && ts_conn_finished(entry->core)) {
+    if (!was_finished && ts_conn_finished(&hot->core)) {
         guint32 stream = x->stream;
         g_array_append_val(closing, stream);
     }

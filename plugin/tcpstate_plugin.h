@@ -45,7 +45,9 @@ typedef struct ts_frame_record {
     uint8_t  flags;  /* TS_REC_* */
 } ts_frame_record;
 
-/* Rare details, kept only for the few frames that have them. */
+/* Details a third of the frames have (held_ns, handshake, TIME-WAIT), kept
+ * compactly by store.c, and rare ones (corrections). ts_store_extra() fills
+ * one of a few views like this one, valid until several later calls. */
 typedef struct ts_frame_extra {
     uint32_t notes;          /* TS_NOTE_* */
     uint32_t expected_ack;   /* handshake check */
@@ -60,24 +62,19 @@ typedef struct ts_frame_extra {
     int64_t  held_ns[2];     /* by role: how long the previous state lasted (0: unknown) */
 } ts_frame_extra;
 
-/* What the tree needs of a connection, kept for the whole file. */
+/* What the tree needs of a connection. store.c keeps connections compactly
+ * (most of them encoded, endpoints as addresses); ts_store_conn() fills one of
+ * a few views like this one, valid until several later ts_store_conn() calls. */
 typedef struct ts_conn_entry {
-    ts_conn *core;           /* the state machine; freed once both ends are closed */
-    GArray  *patchable;      /* frames (guint32) a correction may still rewrite */
-    char    *endpoint_text[2]; /* by role, "addr:port" */
-    uint8_t  addr_a[16];     /* endpoint A: the sender of the first segment */
-    uint8_t  addr_len;
-    uint16_t port_a;
-    uint32_t incarnations;
-    int64_t  entered_ns[2];  /* by role: when the current state began */
-    uint8_t  last_state[2];  /* by role: as of the last segment */
-    ts_summary summary;      /* conn.c: Zeek conn_state/history, who closed first... */
+    const char *endpoint_text[2]; /* by role, "addr:port"; NULL before the first segment */
+    uint32_t    incarnations;
+    ts_summary  summary;     /* conn.c: Zeek conn_state/history, who closed first... */
     /* Zeek starts a new connection inside one tcp.stream now and then (port
      * reuse, its timers; conn_summary.h): the summaries of the earlier ones,
      * by zeek_index, and the frame where each later one began. NULL for the
      * usual stream that is one Zeek connection. */
-    GArray  *earlier_summaries; /* ts_summary */
-    GArray  *zeek_starts;       /* guint32: first frame of zeek_index i + 1 */
+    GArray     *earlier_summaries; /* ts_summary */
+    GArray     *zeek_starts;       /* guint32: first frame of zeek_index i + 1 */
 } ts_conn_entry;
 
 /* A segment as read from the TCP fields of one frame. */
@@ -107,6 +104,7 @@ void ts_store_cleanup(void);
 ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x);
 void ts_store_mark(uint32_t frame, uint8_t flags);
 const ts_frame_record *ts_store_record(uint32_t frame);
+/* Views (see ts_frame_extra, ts_conn_entry): copy what must outlive a few calls. */
 const ts_frame_extra *ts_store_extra(uint32_t frame);
 const ts_conn_entry *ts_store_conn(uint32_t conn);
 /* The summary of the Zeek connection `frame` belongs to in connection `conn`. */
