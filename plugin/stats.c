@@ -54,7 +54,10 @@ static const char *const node_anomaly = "Anomalies (expert infos)";
 
 static int id_outcome, id_pair, id_phase, id_transition, id_anomaly;
 
-/* What each connection is counted under: conn -> (code << 16 | client << 8 | server) + 1. */
+/* What each connection is counted under, (code << 16 | client << 8 | server) + 1:
+ * by conn for the first Zeek connection of each (a guint each), in a hash by
+ * conn << 32 | zeek_index for the rare later ones. */
+static GArray     *counted_first;
 static GHashTable *counted;
 
 static void stats_init(stats_tree *st)
@@ -67,6 +70,9 @@ static void stats_init(stats_tree *st)
     if (counted != NULL)
         g_hash_table_destroy(counted);
     counted = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    if (counted_first != NULL)
+        g_array_free(counted_first, TRUE);
+    counted_first = g_array_new(FALSE, TRUE, sizeof(guint));
 }
 
 static void stats_cleanup(stats_tree *st _U_)
@@ -74,6 +80,9 @@ static void stats_cleanup(stats_tree *st _U_)
     if (counted != NULL)
         g_hash_table_destroy(counted);
     counted = NULL;
+    if (counted_first != NULL)
+        g_array_free(counted_first, TRUE);
+    counted_first = NULL;
 }
 
 static char *outcome_name(guint code)
@@ -95,11 +104,22 @@ static void count_connection(stats_tree *st, uint32_t conn_id, const ts_summary 
     guint code = ts_summary_conn_state(s);
     guint client = s->final_state[TS_CLIENT], server = s->final_state[TS_SERVER];
     guint now = (code << 16 | client << 8 | server) + 1;
-    guint64 key = (guint64)conn_id << 32 | s->zeek_index;
-    guint before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, &key));
-    if (before == now)
-        return; /* the usual packet: nothing to allocate */
-    g_hash_table_insert(counted, g_memdup2(&key, sizeof key), GUINT_TO_POINTER(now));
+    guint before;
+    if (s->zeek_index == 0) {
+        if (conn_id >= counted_first->len)
+            g_array_set_size(counted_first, conn_id + 1);
+        guint *slot = &g_array_index(counted_first, guint, conn_id);
+        before = *slot;
+        if (before == now)
+            return; /* the usual packet */
+        *slot = now;
+    } else {
+        guint64 key = (guint64)conn_id << 32 | s->zeek_index;
+        before = GPOINTER_TO_UINT(g_hash_table_lookup(counted, &key));
+        if (before == now)
+            return;
+        g_hash_table_insert(counted, g_memdup2(&key, sizeof key), GUINT_TO_POINTER(now));
+    }
     char *name;
     if (before == 0) {
         tick_stat_node(st, node_outcome, 0, TRUE);
