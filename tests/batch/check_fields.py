@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Every tcpstate field asked for alone gives what the full tree shows, on all sample captures.
+
+The plugin adds a field outside a visible tree only when something asks for it (a display filter,
+a custom column, a tap): render.c and conn.c skip whole groups of fields (a side, the connection
+summary) nobody asked for. This holds that to the full (visible) tree, on all sample captures
+concatenated into one file, single pass and two-pass (-2):
+- reference: one visible-tree run (-T fields) with every value field as a custom column;
+- each value field as the only custom column of a plain run (no visible tree), filtered on that
+  field (-Y F): the same frames and values as the reference's non-empty cells;
+- the same column, filtered on a field of another group (tcpstate.sender == "server"): the same
+  values on the reference's rows where the sender is the server;
+- each field without a value (expert infos, tcpstate.conn, tcpstate, _ws.expert): -Y F matches the
+  same frames with and without a visible tree;
+- -T fields -e <every field> with -Y on another tcpstate field: the unfiltered run's rows that pass.
+  check_fields.py --source <repo> --build <build dir>
+"""
+import argparse
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def run(src, args):
+    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh")] + args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(" ".join(args) + ": " + out.stderr)
+    return out.stdout
+
+
+def columns(fields):
+    """A gui.column.format preference: frame number, then one custom column per field (titles c0..)."""
+    cols = ['"N","%m"'] + ['"c%d","%%Cus:%s"' % (i, f) for i, f in enumerate(fields)]
+    return ["-o", "gui.column.format:" + ",".join(cols)]
+
+
+def plain_rows(text):
+    """Frame number -> rest of the line, from tshark's plain (column) output with a frame-number
+    column and one custom column."""
+    rows = {}
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if parts:
+            rows[int(parts[0])] = parts[1] if len(parts) > 1 else ""
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--build", required=True)
+    a = ap.parse_args()
+    os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
+    src = os.path.abspath(a.source)
+
+    fields, valueless = [], ["tcpstate", "_ws.expert"]
+    for line in run(src, ["-G", "fields"]).splitlines():
+        f = line.split("\t")
+        if len(f) >= 5 and f[0] == "F" and f[4] == "tcpstate":
+            (valueless if f[3] == "FT_NONE" else fields).append(f[2])
+    if len(fields) < 30 or "tcpstate.conn.state" not in fields or "tcpstate.expert.refused" not in valueless:
+        print("FAIL: unexpected field list", fields, valueless)
+        return 1
+
+    tmp = tempfile.mkdtemp(prefix="tcpstate-fields.")
+    os.chmod(tmp, 0o755)  # run-tshark.sh may run tshark as nobody
+    cap = os.path.join(tmp, "all.pcapng")
+    caps = sorted(os.path.join(src, "sample-pcaps", f) for f in os.listdir(os.path.join(src, "sample-pcaps"))
+                  if f.endswith((".pcap", ".pcapng")))
+    subprocess.run(["mergecap", "-a", "-w", cap] + caps, check=True)
+    os.chmod(cap, 0o644)
+
+    failures = 0
+
+    def fail(msg):
+        nonlocal failures
+        failures += 1
+        if failures <= 30:
+            print("FAIL:", msg)
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+    other = 'tcpstate.sender == "server"'
+    for mode in ([], ["-2"]):
+        name = "2pass" if mode else "1pass"
+        base = mode + ["-r", cap]
+        # Reference: the full tree, every value field as a custom column.
+        ref_text = run(src, base + columns(fields) + ["-T", "fields", "-e", "frame.number"] +
+                       [x for i in range(len(fields)) for x in ("-e", "_ws.col.c%d" % i)])
+        ref = {}
+        for line in ref_text.splitlines():
+            cells = line.split("\t")
+            ref[int(cells[0])] = cells[1:]
+        if len(ref) < 100 or any(len(c) != len(fields) for c in ref.values()):
+            fail("%s: reference run has %d rows" % (name, len(ref)))
+            continue
+        sender = fields.index("tcpstate.sender")
+        jobs = {}
+        for i, f in enumerate(fields):
+            jobs[("alone", i)] = pool.submit(run, src, base + columns([f]) + ["-Y", f])
+            jobs[("other", i)] = pool.submit(run, src, base + columns([f]) + ["-Y", other])
+        for f in valueless:
+            jobs[("tree", f)] = pool.submit(run, src, base + ["-Y", f, "-T", "fields", "-e", "frame.number"])
+            jobs[("plain", f)] = pool.submit(run, src, base + columns([]) + ["-Y", f])
+        every = ["-T", "fields", "-e", "frame.number"] + [x for f in fields for x in ("-e", f)]
+        jobs[("every", None)] = pool.submit(run, src, base + every)
+        jobs[("every-filtered", None)] = pool.submit(run, src, base + every + ["-Y", 'tcpstate.phase == "Teardown"'])
+
+        checked = 0
+        for i, f in enumerate(fields):
+            want = {n: c[i] for n, c in ref.items() if c[i] != ""}
+            got = plain_rows(jobs[("alone", i)].result())
+            if got != want:
+                diff = sorted(set(got.items()) ^ set(want.items()))[:3]
+                fail("%s: -Y %s alone: %d frames, full tree %d (first differences %s)"
+                     % (name, f, len(got), len(want), diff))
+            want = {n: c[i] for n, c in ref.items() if c[sender] == "server"}
+            got = plain_rows(jobs[("other", i)].result())
+            if got != want:
+                diff = sorted(set(got.items()) ^ set(want.items()))[:3]
+                fail("%s: column %s with -Y '%s': differs from the full tree (first differences %s)"
+                     % (name, f, other, diff))
+            checked += len(want)
+        for f in valueless:
+            tree = [int(x) for x in jobs[("tree", f)].result().split()]
+            plain = sorted(plain_rows(jobs[("plain", f)].result()))
+            if tree != plain:
+                fail("%s: -Y %s: %d frames without a visible tree, %d with one" % (name, f, len(plain), len(tree)))
+        rows = jobs[("every", None)].result().splitlines()
+        phase = 1 + fields.index("tcpstate.phase")
+        want = [r for r in rows if r.split("\t")[phase] == "Teardown"]
+        got = jobs[("every-filtered", None)].result().splitlines()
+        if got != want or not want:
+            fail("%s: -T fields -e <every field> -Y phase == Teardown: %d rows, unfiltered run's Teardown rows %d"
+                 % (name, len(got), len(want)))
+        print("%s: %d frames, %d value fields, %d valueless fields, %d cells compared"
+              % (name, len(ref), len(fields), len(valueless), checked))
+    pool.shutdown()
+    subprocess.run(["rm", "-rf", tmp])
+    if failures:
+        print("FAIL: %d differences" % failures)
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
