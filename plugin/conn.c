@@ -25,6 +25,7 @@ static int hf_conn_time_wait_end = -1;
 static int hf_conn_final_client = -1;
 static int hf_conn_final_server = -1;
 static gint ett_conn = -1;
+static ts_refs conn_refs; /* see render.c */
 
 void ts_conn_register(int proto)
 {
@@ -62,6 +63,7 @@ void ts_conn_register(int proto)
     };
     static gint *ett[] = {&ett_conn};
     proto_register_field_array(proto, hf, array_length(hf));
+    ts_refs_init(&conn_refs, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
     ts_stats_register_tap();
 }
@@ -74,6 +76,12 @@ static void ns_to_nstime(int64_t ns, nstime_t *t)
 
 void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_frame_record *rec)
 {
+    /* Outside a visible tree, a connection summary nobody asked for would be
+     * only faked items: skip it whole. */
+    const ts_refs *r = &conn_refs;
+    const guint32 want = ts_refs_wanted(r, tree);
+    if (want == 0)
+        return;
     const ts_conn_entry *conn = ts_store_conn(rec->conn);
     if (conn == NULL || !conn->summary.started)
         return;
@@ -91,28 +99,28 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_fr
                                s->history_truncated ? "..." : "");
     proto_tree *ct = proto_item_add_subtree(top, ett_conn);
 
-    item = ts_add_string(ct, hf_conn_state, tvb, ts_conn_code_name(code));
+    item = ts_add_string(ct, r, want, hf_conn_state, tvb, ts_conn_code_name(code));
     if (item != NULL && labels)
         proto_item_append_text(item, " (%s)", ts_conn_code_meaning(code));
-    ts_add_string(ct, hf_conn_history, tvb, ts_summary_history(s));
-    ts_add_string(ct, hf_conn_originator, tvb, ts_role_name((ts_role)s->orig_role));
+    ts_add_string(ct, r, want, hf_conn_history, tvb, ts_summary_history(s));
+    ts_add_string(ct, r, want, hf_conn_originator, tvb, ts_role_name((ts_role)s->orig_role));
     if (s->closed_first != TS_CLOSER_NONE)
-        ts_add_string(ct, hf_conn_closed_first, tvb, ts_closer_name((ts_closer)s->closed_first));
-    ts_add_uint(ct, hf_conn_open_frame, tvb, s->open_frame);
+        ts_add_string(ct, r, want, hf_conn_closed_first, tvb, ts_closer_name((ts_closer)s->closed_first));
+    ts_add_uint(ct, r, want, hf_conn_open_frame, tvb, s->open_frame);
     if (s->established_frame != 0)
-        ts_add_uint(ct, hf_conn_established_frame, tvb, s->established_frame);
+        ts_add_uint(ct, r, want, hf_conn_established_frame, tvb, s->established_frame);
     if (s->close_frame != 0)
-        ts_add_uint(ct, hf_conn_close_frame, tvb, s->close_frame);
-    if (s->handshake_rtt_ns >= 0 && proto_field_is_referenced(ct, hf_conn_handshake_rtt)) {
+        ts_add_uint(ct, r, want, hf_conn_close_frame, tvb, s->close_frame);
+    if (s->handshake_rtt_ns >= 0 && ts_refs_has(r, want, hf_conn_handshake_rtt)) {
         nstime_t rtt;
         ns_to_nstime(s->handshake_rtt_ns, &rtt);
         item = proto_tree_add_time(ct, hf_conn_handshake_rtt, tvb, 0, 0, &rtt);
         proto_item_set_generated(item);
     }
-    ts_add_string(ct, hf_conn_final_client, tvb, ts_state_name((ts_state)s->final_state[TS_CLIENT]));
-    ts_add_string(ct, hf_conn_final_server, tvb, ts_state_name((ts_state)s->final_state[TS_SERVER]));
+    ts_add_string(ct, r, want, hf_conn_final_client, tvb, ts_state_name((ts_state)s->final_state[TS_CLIENT]));
+    ts_add_string(ct, r, want, hf_conn_final_server, tvb, ts_state_name((ts_state)s->final_state[TS_SERVER]));
     int64_t tw_end = ts_summary_time_wait_end(s);
-    if (tw_end != 0 && proto_field_is_referenced(ct, hf_conn_time_wait_end)) {
+    if (tw_end != 0 && ts_refs_has(r, want, hf_conn_time_wait_end)) {
         nstime_t end;
         ns_to_nstime(tw_end, &end);
         item = proto_tree_add_time(ct, hf_conn_time_wait_end, tvb, 0, 0, &end);

@@ -33,6 +33,9 @@ static int hf_keepalive = -1;
 static gint ett_tcpstate = -1;
 static gint ett_side = -1;
 
+/* Which of this file's fields a filter, custom column or tap asked for. */
+static ts_refs render_refs;
+
 static expert_field ei_refused = EI_INIT;
 static expert_field ei_simultaneous_open = EI_INIT;
 static expert_field ei_simultaneous_close = EI_INIT;
@@ -145,9 +148,44 @@ void ts_render_register(int proto)
                                  "FIN received again in TIME-WAIT: the 2MSL wait restarts", EXPFILL}},
     };
     proto_register_field_array(proto, hf, array_length(hf));
+    ts_refs_init(&render_refs, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
     expert_module_t *expert = expert_register_protocol(proto);
     expert_register_field_array(expert, ei, array_length(ei));
+}
+
+/* ---- who asks for which field ------------------------------------------------
+ *
+ * Wireshark sets header_field_info.ref_type before each frame (filters, custom
+ * columns, postdissectors' wanted fields) and resets it after, so the mask is
+ * read anew on every frame from the pointers kept at registration: a dozen
+ * loads instead of a library call per field, and whole groups of fields
+ * (a side, the connection summary) are skipped with one test. */
+void ts_refs_init(ts_refs *r, const hf_register_info *hf, size_t n)
+{
+    r->first = n > 0 ? *hf[0].p_id : -1;
+    r->n = 0;
+    for (size_t i = 0; i < n; i++)
+        if (n > 32 || *hf[i].p_id != r->first + (int)i)
+            return; /* not consecutive (never in Wireshark): r->n == 0, every field counts as asked for */
+    for (size_t i = 0; i < n; i++)
+        r->hfi[i] = proto_registrar_get_nth(*hf[i].p_id);
+    r->n = (unsigned)n;
+}
+
+guint32 ts_refs_wanted(const ts_refs *r, proto_tree *tree)
+{
+    /* proto_field_is_referenced() for fields that are not protocols: every
+     * field of a visible tree, else those with a reference. */
+    if (tree == NULL)
+        return 0;
+    if (r->n == 0 || PTREE_DATA(tree)->visible)
+        return ~(guint32)0;
+    guint32 m = 0;
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->hfi[i]->ref_type != HF_REF_TYPE_NONE)
+            m |= (guint32)1 << i;
+    return m;
 }
 
 /* ---- words ------------------------------------------------------------------ */
@@ -240,21 +278,23 @@ gboolean ts_labels_shown(proto_tree *tree)
 }
 
 /* The per-frame items go through these: a field nobody sees or filters on
- * is not added at all (not even as a faked item: a call per field per frame
- * adds up). Items that carry an expert info are added the usual way: the
- * expert info needs an item to hang on. */
-proto_item *ts_add_string(proto_tree *tree, int hf, tvbuff_t *tvb, const char *value)
+ * (not in `want`, from ts_refs_wanted) is not added at all (not even as a
+ * faked item: a call per field per frame adds up). Items that carry an expert
+ * info are added the usual way: the expert info needs an item to hang on. */
+proto_item *ts_add_string(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
+                          const char *value)
 {
-    if (!proto_field_is_referenced(tree, hf))
+    if (!ts_refs_has(r, want, hf))
         return NULL;
     proto_item *item = proto_tree_add_string(tree, hf, tvb, 0, 0, value);
     proto_item_set_generated(item);
     return item;
 }
 
-proto_item *ts_add_uint(proto_tree *tree, int hf, tvbuff_t *tvb, uint32_t value)
+proto_item *ts_add_uint(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
+                        uint32_t value)
 {
-    if (!proto_field_is_referenced(tree, hf))
+    if (!ts_refs_has(r, want, hf))
         return NULL;
     proto_item *item = proto_tree_add_uint(tree, hf, tvb, 0, 0, value);
     proto_item_set_generated(item);
@@ -273,12 +313,16 @@ static void ns_to_nstime(int64_t ns, nstime_t *t)
  * FIN-WAIT-2 (0.96 s on its loopback) but never SYN-RECEIVED (32 us). */
 #define TS_NETSTAT_INTERVAL_NS INT64_C(1000000000)
 
-static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn, int role, uint8_t packed,
-                     const ts_frame_extra *extra)
+static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, const ts_conn_entry *conn, int role,
+                     uint8_t packed, const ts_frame_extra *extra)
 {
+    const ts_refs *r = &render_refs;
+    if (!ts_refs_has(r, want, hf_state[role]) && !ts_refs_has(r, want, hf_prev_state[role]) &&
+        !ts_refs_has(r, want, hf_endpoint[role]) && !ts_refs_has(r, want, hf_time_in_prev[role]))
+        return; /* nothing of this side is asked for */
     uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
     const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
-    proto_item *item = ts_add_string(tree, hf_state[role], tvb, ts_state_name((ts_state)next));
+    proto_item *item = ts_add_string(tree, r, want, hf_state[role], tvb, ts_state_name((ts_state)next));
     if (item != NULL && ts_labels_shown(tree)) {
         const char *who = role == TS_CLIENT ? "Client" : "Server";
         if (prev != next)
@@ -288,9 +332,9 @@ static void add_side(proto_tree *tree, tvbuff_t *tvb, const ts_conn_entry *conn,
     }
     /* Details under the side's line when there is one, beside it otherwise. */
     proto_tree *side = item != NULL ? proto_item_add_subtree(item, ett_side) : tree;
-    ts_add_string(side, hf_prev_state[role], tvb, ts_state_name((ts_state)prev));
-    ts_add_string(side, hf_endpoint[role], tvb, endpoint);
-    if (extra != NULL && extra->held_ns[role] > 0 && proto_field_is_referenced(side, hf_time_in_prev[role])) {
+    ts_add_string(side, r, want, hf_prev_state[role], tvb, ts_state_name((ts_state)prev));
+    ts_add_string(side, r, want, hf_endpoint[role], tvb, endpoint);
+    if (extra != NULL && extra->held_ns[role] > 0 && ts_refs_has(r, want, hf_time_in_prev[role])) {
         nstime_t held;
         ns_to_nstime(extra->held_ns[role], &held);
         item = proto_tree_add_time(side, hf_time_in_prev[role], tvb, 0, 0, &held);
@@ -419,12 +463,14 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     gboolean simultaneous = (notes & TS_NOTE_SIMULTANEOUS_OPEN) != 0 || step == 4;
 
     const gboolean labels = ts_labels_shown(tree);
+    const ts_refs *r = &render_refs;
+    const guint32 want = ts_refs_wanted(r, tree);
     proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
     proto_tree *st = proto_item_add_subtree(top, ett_tcpstate);
     proto_item *item;
 
-    if (labels || proto_field_is_referenced(tree, hf_summary)) {
+    if (labels || ts_refs_has(r, want, hf_summary)) {
         char step_text[48] = "";
         if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4)
             g_snprintf(step_text, sizeof step_text, " %u/%u %s", step, simultaneous ? 4u : 3u,
@@ -437,21 +483,21 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
                    step_text, spelled(next_client), spelled(next_server));
         if (labels)
             proto_item_append_text(top, ": %s", summary);
-        ts_add_string(st, hf_summary, tvb, summary);
+        ts_add_string(st, r, want, hf_summary, tvb, summary);
     }
-    ts_add_string(st, hf_sender, tvb, ts_role_name((ts_role)sender));
+    ts_add_string(st, r, want, hf_sender, tvb, ts_role_name((ts_role)sender));
     for (int role = 0; role < 2; role++)
-        add_side(st, tvb, conn, role, packed[role], extra);
+        add_side(st, want, tvb, conn, role, packed[role], extra);
 
-    ts_add_string(st, hf_phase, tvb, ts_phase_name((ts_phase)phase));
+    ts_add_string(st, r, want, hf_phase, tvb, ts_phase_name((ts_phase)phase));
     if (phase == TS_PHASE_HANDSHAKE && step != 0) {
-        item = ts_add_uint(st, hf_handshake_step, tvb, step);
+        item = ts_add_uint(st, r, want, hf_handshake_step, tvb, step);
         if (item != NULL && labels)
             proto_item_append_text(item, " of %u (%s)", simultaneous ? 4u : 3u,
                                    (simultaneous ? simultaneous_names : handshake_names)[step]);
     }
     if (phase == TS_PHASE_TEARDOWN && step != 0) {
-        item = ts_add_uint(st, hf_teardown_step, tvb, step);
+        item = ts_add_uint(st, r, want, hf_teardown_step, tvb, step);
         if (item != NULL && labels)
             proto_item_append_text(item, " of 4 (%s)%s", teardown_names[step],
                                    (notes & TS_NOTE_MERGED_FIN_ACK)
@@ -460,7 +506,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
 
     uint8_t prev_client = ts_rec_prev(rec->client), prev_server = ts_rec_prev(rec->server);
     if ((prev_client != next_client || prev_server != next_server) &&
-        proto_field_is_referenced(st, hf_transition)) {
+        ts_refs_has(r, want, hf_transition)) {
         char t[96];
         int n = 0;
         if (prev_client != next_client)
@@ -469,7 +515,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         if (prev_server != next_server)
             g_snprintf(t + n, sizeof t - (size_t)n, "%sserver %s -> %s", n ? "; " : "",
                        ts_state_name((ts_state)prev_server), ts_state_name((ts_state)next_server));
-        ts_add_string(st, hf_transition, tvb, t);
+        ts_add_string(st, r, want, hf_transition, tvb, t);
     }
 
     if (extra != NULL && extra->expected_ack != 0) {
@@ -489,9 +535,11 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         proto_item_set_generated(item);
     }
 
-    const char *why = explain(phase, step, notes);
-    if (why != NULL)
-        ts_add_string(st, hf_explanation, tvb, why);
+    if (ts_refs_has(r, want, hf_explanation)) {
+        const char *why = explain(phase, step, notes);
+        if (why != NULL)
+            ts_add_string(st, r, want, hf_explanation, tvb, why);
+    }
 
     if (rec->flags & (TS_REC_ROLES_GUESSED | TS_REC_STATES_ASSUMED)) {
         const char *reason = (rec->flags & TS_REC_ROLES_GUESSED)

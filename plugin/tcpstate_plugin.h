@@ -123,9 +123,26 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
                const ts_frame_record *rec);
 /* Labels are worth formatting only in a visible tree. */
 gboolean ts_labels_shown(proto_tree *tree);
-/* A generated item for hf, or nothing (NULL) when nobody sees or filters on it. */
-proto_item *ts_add_string(proto_tree *tree, int hf, tvbuff_t *tvb, const char *value);
-proto_item *ts_add_uint(proto_tree *tree, int hf, tvbuff_t *tvb, uint32_t value);
+/* The fields of one hf array (registered together, so with consecutive ids)
+ * and, once per frame, which of them are asked for: a bit per field, all set
+ * in a visible tree (as proto_field_is_referenced() answers for them). */
+typedef struct ts_refs {
+    int first;                    /* id of the first field */
+    unsigned n;                   /* 0: ids not consecutive, every field counts as asked for */
+    header_field_info *hfi[32];
+} ts_refs;
+void ts_refs_init(ts_refs *r, const hf_register_info *hf, size_t n); /* after proto_register_field_array */
+guint32 ts_refs_wanted(const ts_refs *r, proto_tree *tree);          /* per frame: never keep it */
+static inline gboolean ts_refs_has(const ts_refs *r, guint32 want, int hf)
+{
+    unsigned i = (unsigned)(hf - r->first);
+    return i >= 32 || ((want >> i) & 1u) != 0;
+}
+/* A generated item for hf, or nothing (NULL) when it is not in `want`. */
+proto_item *ts_add_string(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
+                          const char *value);
+proto_item *ts_add_uint(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
+                        uint32_t value);
 
 /* ---- conn.c, stats.c: connection summary fields, stats tree ----------------- */
 void ts_conn_register(int proto); /* also registers the "tcpstate" tap */
