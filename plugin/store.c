@@ -11,18 +11,20 @@
  *
  * Memory (bench/RESULTS.md "Memory the plugin adds"): what is kept for the
  * whole file is kept small.
- * - A connection's state machine, summary and the like (conn_hot, ~800 bytes)
+ * - A connection's state machine, summary and the like (conn_hot, ~750 bytes)
  *   is "hot" (plain structs) only for the last HOT_MAX connections that had a
- *   segment; the others are "cold": the same bytes, losslessly encoded (runs
- *   of zero bytes squeezed, see rle_encode) in one allocation. A segment of a
- *   cold connection decodes it first, so the core sees exactly the ts_conn it
- *   left and behaves as if nothing had happened.
+ *   segment; the others are "cold": the same bytes, encoded (a small LZ77, see
+ *   rle_encode; ~300 bytes) in one allocation. A segment of a cold connection
+ *   decodes it first, so the core sees the ts_conn it left (but for leftovers
+ *   of inactive pending receives, which it never reads) and behaves as if
+ *   nothing had happened.
  * - Endpoint text ("addr:port") is formatted when asked for, from the
  *   addresses kept in the slot.
  * - Frame details (ts_frame_extra) written by the first pass go, in frame
- *   order, into a byte pool (varints, only the fields that are set) with a
- *   sorted (frame, offset) index; corrections, which a later segment adds to
- *   an earlier frame, stay in a hash table of full ts_frame_extra.
+ *   order, into a byte pool (varints, only the fields that are set, times in
+ *   microseconds when they are whole ones), found through a bit per frame;
+ *   corrections, which a later segment adds to an earlier frame, stay in a
+ *   hash table of full ts_frame_extra.
  */
 #include "tcpstate_plugin.h"
 
@@ -80,7 +82,7 @@ typedef struct conn_blob {
 } conn_blob;
 
 #ifndef TS_HOT_MAX
-#define TS_HOT_MAX 4096u /* tests build with 2 to run every path cold */
+#define TS_HOT_MAX 2048u /* tests build with 2 to run every path cold */
 #endif
 #define HOT_MAX TS_HOT_MAX
 
@@ -99,21 +101,20 @@ static guint    ports_cap, ports_used;
 
 /* ---- frame details ------------------------------------------------------------- */
 
-typedef struct extra_ix {
-    uint32_t frame;
-    uint32_t where;       /* pool chunk << POOL_BITS | offset */
-} extra_ix;
+/* First-pass details by frame: a bit per frame in blocks of 64 frames, and
+ * the details of the frames whose bit is set, in frame order, in one byte pool
+ * (grown by realloc: the untouched tail of a large block costs no memory). */
+typedef struct extra_block {
+    uint32_t offset;      /* in pool: the details of the block's first frame with a bit set */
+    uint32_t bits[2];     /* frames 0-31, 32-63 of the block */
+} extra_block;
 
-#define IX_BITS 12
-#define IX_SIZE (1u << IX_BITS)
-#define POOL_BITS 16
-#define POOL_SIZE (1u << POOL_BITS)
-
-static GPtrArray  *ix_chunks;    /* of extra_ix[IX_SIZE] */
-static guint       ix_len;
-static GPtrArray  *pool_chunks;  /* of uint8_t[POOL_SIZE] */
-static guint       pool_used;    /* in the last chunk */
-static GHashTable *extras;       /* frame -> full_extra: corrections, and details out of frame order */
+static extra_block *blocks;
+static guint        blocks_len, blocks_cap;
+static uint8_t     *pool;
+static size_t       pool_len, pool_cap;
+static uint32_t     pool_last_frame; /* + 1; 0: none yet */
+static GHashTable  *extras;          /* frame -> full_extra: corrections, and details out of frame order */
 
 typedef struct full_extra {
     ts_frame_extra e;
@@ -153,10 +154,11 @@ void ts_store_init(void)
     ports_cap = 1024;
     ports_used = 0;
     ports_table = g_new0(guint32, ports_cap);
-    ix_chunks = g_ptr_array_new_with_free_func(g_free);
-    ix_len = 0;
-    pool_chunks = g_ptr_array_new_with_free_func(g_free);
-    pool_used = POOL_SIZE;
+    blocks = NULL;
+    blocks_len = blocks_cap = 0;
+    pool = NULL;
+    pool_len = pool_cap = 0;
+    pool_last_frame = 0;
     generation++;
 }
 
@@ -186,10 +188,8 @@ void ts_store_cleanup(void)
         g_hash_table_destroy(rares);
     if (closing != NULL)
         g_array_free(closing, TRUE);
-    if (ix_chunks != NULL)
-        g_ptr_array_free(ix_chunks, TRUE);
-    if (pool_chunks != NULL)
-        g_ptr_array_free(pool_chunks, TRUE);
+    g_free(blocks);
+    g_free(pool);
     g_free(hot_ring);
     g_free(ports_table);
     conns = NULL;
@@ -197,8 +197,10 @@ void ts_store_cleanup(void)
     extras = NULL;
     rares = NULL;
     closing = NULL;
-    ix_chunks = NULL;
-    pool_chunks = NULL;
+    blocks = NULL;
+    blocks_len = blocks_cap = 0;
+    pool = NULL;
+    pool_len = pool_cap = 0;
     hot_ring = NULL;
     ports_table = NULL;
     ports_cap = ports_used = 0;
@@ -271,65 +273,88 @@ static const uint8_t *get_varint(const uint8_t *p, uint64_t *v)
 static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
-enum { X_NOTES = 1, X_ACK = 2, X_TW = 4, X_HELD0 = 8, X_HELD1 = 16 };
+enum { X_NOTES = 1, X_ACK = 2, X_TW = 4, X_HELD0 = 8, X_HELD1 = 16, X_MICRO = 32 /* times / 1000 */ };
 
-static extra_ix *ix_at(guint i)
-{
-    return &((extra_ix *)g_ptr_array_index(ix_chunks, i >> IX_BITS))[i & (IX_SIZE - 1)];
-}
+static gboolean micro(int64_t ns) { return ns % 1000 == 0; }
 
 /* The first-pass details of `frame`, appended in frame order; FALSE when the
  * frame is not after the last one appended (the caller keeps them in the hash). */
 static gboolean pool_append(uint32_t frame, const ts_frame_extra *d)
 {
-    if (ix_len > 0 && ix_at(ix_len - 1)->frame >= frame)
+    if (pool_last_frame != 0 && frame < pool_last_frame)
         return FALSE;
     uint8_t buf[1 + 5 + 5 + 3 * 10], *p = buf + 1;
     uint8_t head = 0;
+    int64_t scale = 1;
+    if (micro(d->time_wait_end_ns) && micro(d->held_ns[0]) && micro(d->held_ns[1])) {
+        head |= X_MICRO;
+        scale = 1000;
+    }
     if (d->notes) { head |= X_NOTES; p = put_varint(p, d->notes); }
     if (d->expected_ack) { head |= X_ACK; p = put_varint(p, d->expected_ack); }
-    if (d->time_wait_end_ns) { head |= X_TW; p = put_varint(p, zigzag(d->time_wait_end_ns)); }
-    if (d->held_ns[0]) { head |= X_HELD0; p = put_varint(p, zigzag(d->held_ns[0])); }
-    if (d->held_ns[1]) { head |= X_HELD1; p = put_varint(p, zigzag(d->held_ns[1])); }
+    if (d->time_wait_end_ns) { head |= X_TW; p = put_varint(p, zigzag(d->time_wait_end_ns / scale)); }
+    if (d->held_ns[0]) { head |= X_HELD0; p = put_varint(p, zigzag(d->held_ns[0] / scale)); }
+    if (d->held_ns[1]) { head |= X_HELD1; p = put_varint(p, zigzag(d->held_ns[1] / scale)); }
     buf[0] = head;
-    guint n = (guint)(p - buf);
-    if (pool_used + n > POOL_SIZE) {
-        g_ptr_array_add(pool_chunks, g_malloc(POOL_SIZE));
-        pool_used = 0;
+    size_t n = (size_t)(p - buf);
+    if (pool_len + n > G_MAXUINT32)
+        return FALSE;
+    guint block = frame >> 6;
+    if (block >= blocks_len) {
+        if (block >= blocks_cap) {
+            blocks_cap = MAX(block + 1, blocks_cap * 2);
+            blocks = g_renew(extra_block, blocks, blocks_cap);
+        }
+        for (guint b = blocks_len; b <= block; b++) {
+            blocks[b].offset = (uint32_t)pool_len;
+            blocks[b].bits[0] = blocks[b].bits[1] = 0;
+        }
+        blocks_len = block + 1;
     }
-    guint chunk = pool_chunks->len - 1;
-    memcpy((uint8_t *)g_ptr_array_index(pool_chunks, chunk) + pool_used, buf, n);
-    if ((ix_len & (IX_SIZE - 1)) == 0)
-        g_ptr_array_add(ix_chunks, g_new(extra_ix, IX_SIZE));
-    extra_ix *ix = ix_at(ix_len++);
-    ix->frame = frame;
-    ix->where = chunk << POOL_BITS | pool_used;
-    pool_used += n;
+    if (pool_len + n > pool_cap) {
+        pool_cap = MAX(pool_len + n, MAX(pool_cap * 2, 65536));
+        pool = g_realloc(pool, pool_cap);
+    }
+    memcpy(pool + pool_len, buf, n);
+    pool_len += n;
+    blocks[block].bits[(frame >> 5) & 1] |= 1u << (frame & 31);
+    pool_last_frame = frame + 1;
     return TRUE;
+}
+
+static const uint8_t *skip_varint(const uint8_t *p)
+{
+    while (*p++ & 0x80)
+        ;
+    return p;
 }
 
 static gboolean pool_lookup(uint32_t frame, ts_frame_extra *out)
 {
-    guint lo = 0, hi = ix_len;
-    while (lo < hi) {
-        guint mid = lo + (hi - lo) / 2;
-        if (ix_at(mid)->frame < frame)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo >= ix_len || ix_at(lo)->frame != frame)
+    guint block = frame >> 6;
+    if (block >= blocks_len)
         return FALSE;
-    guint where = ix_at(lo)->where;
-    const uint8_t *p = (const uint8_t *)g_ptr_array_index(pool_chunks, where >> POOL_BITS) +
-                       (where & (POOL_SIZE - 1));
+    const extra_block *b = &blocks[block];
+    guint bit = frame & 63;
+    uint64_t bits = (uint64_t)b->bits[1] << 32 | b->bits[0];
+    if (!((bits >> bit) & 1))
+        return FALSE;
+    guint before = (guint)__builtin_popcountll(bits & ((UINT64_C(1) << bit) - 1));
+    const uint8_t *p = pool + b->offset;
+    for (guint k = 0; k < before; k++) {
+        uint8_t head = *p++;
+        for (uint8_t f = X_NOTES; f <= X_HELD1; f = (uint8_t)(f << 1))
+            if (head & f)
+                p = skip_varint(p);
+    }
     uint8_t head = *p++;
+    int64_t scale = (head & X_MICRO) ? 1000 : 1;
     uint64_t v;
     if (head & X_NOTES) { p = get_varint(p, &v); out->notes = (uint32_t)v; }
     if (head & X_ACK) { p = get_varint(p, &v); out->expected_ack = (uint32_t)v; }
-    if (head & X_TW) { p = get_varint(p, &v); out->time_wait_end_ns = unzigzag(v); }
-    if (head & X_HELD0) { p = get_varint(p, &v); out->held_ns[0] = unzigzag(v); }
-    if (head & X_HELD1) { p = get_varint(p, &v); out->held_ns[1] = unzigzag(v); }
+    if (head & X_TW) { p = get_varint(p, &v); out->time_wait_end_ns = unzigzag(v) * scale; }
+    if (head & X_HELD0) { p = get_varint(p, &v); out->held_ns[0] = unzigzag(v) * scale; }
+    if (head & X_HELD1) { p = get_varint(p, &v); out->held_ns[1] = unzigzag(v) * scale; }
     return TRUE;
 }
 
@@ -397,30 +422,71 @@ const ts_frame_extra *ts_store_extra(uint32_t frame)
 
 /* ---- hot and cold connections ---------------------------------------------------- */
 
-/* Encoding: a control byte c, then for c < 0x80 c + 1 literal bytes; c >= 0x80
- * stands for c - 0x7e zero bytes (2 to 129). */
+/* Encoding (a small LZ77): a control byte c, then
+ *   c < 0x80:  c + 1 literal bytes follow;
+ *   c < 0xc0:  c - 0x80 + 2 zero bytes (2 to 65);
+ *   otherwise: c - 0xc0 + 4 bytes (4 to 67) copied from `distance` bytes back
+ *              in the output, the distance in the next two bytes (little endian).
+ * A connection's bytes repeat themselves: the pending receive holds a copy of
+ * an endpoint and of a segment, sequence numbers recur across the endpoints. */
+#define LZ_MIN 4
+#define LZ_MAX (0x3f + LZ_MIN)
+#define LZ_HASH_BITS 10
+
+static uint32_t lz_hash(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return (v * 2654435761u) >> (32 - LZ_HASH_BITS);
+}
+
 static size_t rle_encode(const uint8_t *in, size_t n, uint8_t *out)
 {
-    size_t i = 0, o = 0;
+    int32_t seen[1u << LZ_HASH_BITS];
+    size_t i = 0, o = 0, lit = 0; /* lit: literals pending from i - lit */
+    memset(seen, 0xff, sizeof seen);
+#define FLUSH_LITERALS()                                                                           \
+    while (lit > 0) {                                                                              \
+        size_t k = lit > 128 ? 128 : lit;                                                          \
+        out[o++] = (uint8_t)(k - 1);                                                               \
+        memcpy(out + o, in + i - lit, k);                                                          \
+        o += k;                                                                                    \
+        lit -= k;                                                                                  \
+    }
     while (i < n) {
         size_t z = 0;
-        while (i + z < n && in[i + z] == 0 && z < 129)
+        while (i + z < n && in[i + z] == 0 && z < 65)
             z++;
         if (z >= 2) {
-            out[o++] = (uint8_t)(0x7e + z);
+            FLUSH_LITERALS();
+            out[o++] = (uint8_t)(0x80 + z - 2);
             i += z;
             continue;
         }
-        /* literals up to the next run of two zero bytes */
-        size_t start = i, len = 0;
-        while (i < n && len < 128 && !(in[i] == 0 && i + 1 < n && in[i + 1] == 0)) {
-            i++;
-            len++;
+        if (i + LZ_MIN <= n) {
+            uint32_t h = lz_hash(in + i);
+            int32_t cand = seen[h];
+            seen[h] = (int32_t)i;
+            if (cand >= 0 && i - (size_t)cand <= 0xffff && memcmp(in + cand, in + i, LZ_MIN) == 0) {
+                size_t len = LZ_MIN;
+                while (i + len < n && len < LZ_MAX && in[cand + len] == in[i + len])
+                    len++;
+                FLUSH_LITERALS();
+                size_t dist = i - (size_t)cand;
+                out[o++] = (uint8_t)(0xc0 + len - LZ_MIN);
+                out[o++] = (uint8_t)dist;
+                out[o++] = (uint8_t)(dist >> 8);
+                for (size_t k = 1; k < len && i + k + LZ_MIN <= n; k++)
+                    seen[lz_hash(in + i + k)] = (int32_t)(i + k);
+                i += len;
+                continue;
+            }
         }
-        out[o++] = (uint8_t)(len - 1);
-        memcpy(out + o, in + start, len);
-        o += len;
+        i++;
+        lit++;
     }
+    FLUSH_LITERALS();
+#undef FLUSH_LITERALS
     return o;
 }
 
@@ -432,16 +498,22 @@ static void rle_decode(const uint8_t *in, uint8_t *out, size_t n)
     size_t o = 0;
     while (o < n) {
         uint8_t c = *in++;
-        size_t len = c >= 0x80 ? (size_t)c - 0x7e : (size_t)c + 1;
-        if (len > n - o)
-            len = n - o;
-        if (c >= 0x80) {
-            memset(out + o, 0, len);
+        if (c < 0x80) {
+            size_t len = (size_t)c + 1;
+            memcpy(out + o, in, len <= n - o ? len : n - o);
+            in += len;
+            o += len;
+        } else if (c < 0xc0) {
+            size_t len = (size_t)c - 0x80 + 2;
+            memset(out + o, 0, len <= n - o ? len : n - o);
+            o += len;
         } else {
-            memcpy(out + o, in, len);
-            in += (size_t)c + 1;
+            size_t len = (size_t)c - 0xc0 + LZ_MIN;
+            size_t dist = (size_t)in[0] | (size_t)in[1] << 8;
+            in += 2;
+            for (size_t k = 0; k < len && o < n; k++, o++)
+                out[o] = out[o - dist];
         }
-        o += len;
     }
 }
 
@@ -483,9 +555,21 @@ static const ts_conn *peek_core(guint32 stream)
 static void make_cold(conn_slot *slot)
 {
     static uint8_t scratch[RLE_MAX(sizeof(conn_hot))];
+    static conn_hot copy;
     conn_hot *hot = (conn_hot *)slot->data;
     size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
-    size_t n = rle_encode((const uint8_t *)hot, bytes, scratch);
+    const uint8_t *from = (const uint8_t *)hot;
+    if (slot->flags & SLOT_HAS_CORE) {
+        /* The core reads a ts_pending only while it is active and clears it
+         * whole when it starts one (tcpstate.c): an inactive one is left
+         * over and encodes to almost nothing once zeroed. */
+        memcpy(&copy, hot, bytes);
+        for (int e = 0; e < 2; e++)
+            if (!copy.core.pending[e].active)
+                memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
+        from = (const uint8_t *)&copy;
+    }
+    size_t n = rle_encode(from, bytes, scratch);
     guint32 np = hot->patchable != NULL ? hot->patchable->len : 0;
     conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(guint32) + n);
     blob->n_patchable = np;
