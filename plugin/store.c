@@ -81,6 +81,13 @@ typedef struct conn_blob {
     uint8_t  data[];           /* guint32[n_patchable], then rle */
 } conn_blob;
 
+/* The dictionary of every encoding: the first connection encoded with its
+ * core (inactive pending receives zeroed), fixed for the file. Constant
+ * fields, states, thresholds and the like then cost a copy each. */
+static uint8_t lz_dict[HOT_CORE_BYTES];
+static size_t  lz_dict_len;
+static uint8_t lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
+
 #ifndef TS_HOT_MAX
 #define TS_HOT_MAX 2048u /* tests build with 2 to run every path cold */
 #endif
@@ -159,6 +166,7 @@ void ts_store_init(void)
     pool = NULL;
     pool_len = pool_cap = 0;
     pool_last_frame = 0;
+    lz_dict_len = 0;
     generation++;
 }
 
@@ -440,11 +448,14 @@ static uint32_t lz_hash(const uint8_t *p)
     return (v * 2654435761u) >> (32 - LZ_HASH_BITS);
 }
 
-static size_t rle_encode(const uint8_t *in, size_t n, uint8_t *out)
+/* Encodes in[start, n); copies may come from in[0, start) too (a dictionary). */
+static size_t rle_encode(const uint8_t *in, size_t start, size_t n, uint8_t *out)
 {
     int32_t seen[1u << LZ_HASH_BITS];
-    size_t i = 0, o = 0, lit = 0; /* lit: literals pending from i - lit */
+    size_t i = start, o = 0, lit = 0; /* lit: literals pending from i - lit */
     memset(seen, 0xff, sizeof seen);
+    for (size_t k = 0; k < start && k + LZ_MIN <= n; k++)
+        seen[lz_hash(in + k)] = (int32_t)k;
 #define FLUSH_LITERALS()                                                                           \
     while (lit > 0) {                                                                              \
         size_t k = lit > 128 ? 128 : lit;                                                          \
@@ -492,10 +503,10 @@ static size_t rle_encode(const uint8_t *in, size_t n, uint8_t *out)
 
 #define RLE_MAX(n) ((n) + (n) / 128 + 2)
 
-/* Decodes the first `n` bytes. */
-static void rle_decode(const uint8_t *in, uint8_t *out, size_t n)
+/* Decodes into out[start, n), out[0, start) holding the dictionary it was encoded with. */
+static void rle_decode(const uint8_t *in, uint8_t *out, size_t start, size_t n)
 {
-    size_t o = 0;
+    size_t o = start;
     while (o < n) {
         uint8_t c = *in++;
         if (c < 0x80) {
@@ -531,7 +542,9 @@ static void decode_slot(const conn_slot *slot, conn_hot *hot, size_t bytes)
         memset(hot, 0, bytes);
         return;
     }
-    rle_decode(blob->data + blob->n_patchable * sizeof(guint32), (uint8_t *)hot, bytes);
+    memcpy(lz_work, lz_dict, lz_dict_len);
+    rle_decode(blob->data + blob->n_patchable * sizeof(guint32), lz_work, lz_dict_len, lz_dict_len + bytes);
+    memcpy(hot, lz_work + lz_dict_len, bytes);
 }
 
 /* The core of a slot as it is now, without making it hot. */
@@ -569,7 +582,13 @@ static void make_cold(conn_slot *slot)
                 memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
         from = (const uint8_t *)&copy;
     }
-    size_t n = rle_encode(from, bytes, scratch);
+    if (lz_dict_len == 0 && bytes == HOT_CORE_BYTES) {
+        memcpy(lz_dict, from, bytes);
+        lz_dict_len = bytes;
+    }
+    memcpy(lz_work, lz_dict, lz_dict_len);
+    memcpy(lz_work + lz_dict_len, from, bytes);
+    size_t n = rle_encode(lz_work, lz_dict_len, lz_dict_len + bytes, scratch);
     guint32 np = hot->patchable != NULL ? hot->patchable->len : 0;
     conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(guint32) + n);
     blob->n_patchable = np;
