@@ -267,6 +267,26 @@ static const char *delivery_text(uint8_t delivery)
     }
 }
 
+/* Short texts built by plain copying: g_snprintf() costs over a thousand
+ * instructions a call, and the summary is built on every frame of a visible
+ * tree. Like g_snprintf(), it stops at the buffer's end. */
+typedef struct ts_text {
+    char *p, *end; /* end: the last byte, kept for the terminating NUL */
+} ts_text;
+
+static void text_put(ts_text *t, const char *s)
+{
+    while (*s != '\0' && t->p < t->end)
+        *t->p++ = *s++;
+    *t->p = '\0';
+}
+
+static void text_digit(ts_text *t, unsigned d) /* d < 10 */
+{
+    const char s[2] = {(char)('0' + d), '\0'};
+    text_put(t, s);
+}
+
 /* ---- the tree ------------------------------------------------------------------ */
 
 /* Labels are only worth formatting when someone will read them: in a
@@ -471,16 +491,27 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     proto_item *item;
 
     if (labels || ts_refs_has(r, want, hf_summary)) {
-        char step_text[48] = "";
-        if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4)
-            g_snprintf(step_text, sizeof step_text, " %u/%u %s", step, simultaneous ? 4u : 3u,
-                       (simultaneous ? simultaneous_names : handshake_names)[step]);
-        else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4)
-            g_snprintf(step_text, sizeof step_text, " %u/4 %s%s", step, teardown_names[step],
-                       (notes & TS_NOTE_MERGED_FIN_ACK) ? "+ACK (2+3)" : "");
+        /* "<phase>[ <step>/<steps> <segment>]: client <state>, server <state>" */
         char summary[160];
-        g_snprintf(summary, sizeof summary, "%s%s: client %s, server %s", ts_phase_name((ts_phase)phase),
-                   step_text, spelled(next_client), spelled(next_server));
+        ts_text t = {summary, summary + sizeof summary - 1};
+        text_put(&t, ts_phase_name((ts_phase)phase));
+        if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4) {
+            text_put(&t, " ");
+            text_digit(&t, step);
+            text_put(&t, simultaneous ? "/4 " : "/3 ");
+            text_put(&t, (simultaneous ? simultaneous_names : handshake_names)[step]);
+        } else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4) {
+            text_put(&t, " ");
+            text_digit(&t, step);
+            text_put(&t, "/4 ");
+            text_put(&t, teardown_names[step]);
+            if (notes & TS_NOTE_MERGED_FIN_ACK)
+                text_put(&t, "+ACK (2+3)");
+        }
+        text_put(&t, ": client ");
+        text_put(&t, spelled(next_client));
+        text_put(&t, ", server ");
+        text_put(&t, spelled(next_server));
         if (labels)
             proto_item_append_text(top, ": %s", summary);
         ts_add_string(st, r, want, hf_summary, tvb, summary);
@@ -507,15 +538,22 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     uint8_t prev_client = ts_rec_prev(rec->client), prev_server = ts_rec_prev(rec->server);
     if ((prev_client != next_client || prev_server != next_server) &&
         ts_refs_has(r, want, hf_transition)) {
-        char t[96];
-        int n = 0;
-        if (prev_client != next_client)
-            n = g_snprintf(t, sizeof t, "client %s -> %s", ts_state_name((ts_state)prev_client),
-                           ts_state_name((ts_state)next_client));
-        if (prev_server != next_server)
-            g_snprintf(t + n, sizeof t - (size_t)n, "%sserver %s -> %s", n ? "; " : "",
-                       ts_state_name((ts_state)prev_server), ts_state_name((ts_state)next_server));
-        ts_add_string(st, r, want, hf_transition, tvb, t);
+        /* "client <prev> -> <state>; server <prev> -> <state>", either half alone */
+        char transition[96];
+        ts_text t = {transition, transition + sizeof transition - 1};
+        if (prev_client != next_client) {
+            text_put(&t, "client ");
+            text_put(&t, ts_state_name((ts_state)prev_client));
+            text_put(&t, " -> ");
+            text_put(&t, ts_state_name((ts_state)next_client));
+        }
+        if (prev_server != next_server) {
+            text_put(&t, prev_client != next_client ? "; server " : "server ");
+            text_put(&t, ts_state_name((ts_state)prev_server));
+            text_put(&t, " -> ");
+            text_put(&t, ts_state_name((ts_state)next_server));
+        }
+        ts_add_string(st, r, want, hf_transition, tvb, transition);
     }
 
     if (extra != NULL && extra->expected_ack != 0) {
