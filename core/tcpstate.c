@@ -237,6 +237,7 @@ static void restore_receive_side(ts_endpoint *ep, const ts_endpoint *before)
     ep->fin_seq = now.fin_seq;
     ep->highest_ack = now.highest_ack;
     ep->window = now.window;
+    ep->wscale_opt = now.wscale_opt;
 }
 
 static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_t state,
@@ -466,7 +467,11 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
     uint32_t acked_before = ep->rcv_nxt;
     bool acked_before_known = ep->rcv_known != 0;
 
-    ep->window = seg->window;
+    /* A SYN announces its sender's Window Scale (RFC 7323 2.2); every window
+     * after it is read with both SYNs' options. */
+    if (has(seg, TS_TH_SYN))
+        ep->wscale_opt = seg->wscale_opt;
+    ep->window = ts_scaled_window(ep, peer, seg);
 
     if (has(seg, TS_TH_RST)) {
         /* A RST that answers an unacceptable ACK or SYN-ACK in SYN-SENT
@@ -902,7 +907,7 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     conn->segments++;
 
     /* The send: our ACK and window (send_effects). */
-    ep->window = seg->window;
+    ep->window = ts_scaled_window(ep, peer, seg);
     if (seq_gt(seg->ack, ep->rcv_nxt))
         ep->rcv_nxt = seg->ack;
     if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)

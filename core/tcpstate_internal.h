@@ -16,4 +16,19 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
 bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotation *out,
                               ts_correction *corrections);
 
+/* The window a segment advertises, in bytes. RFC 7323 2.2-2.3: the Window
+ * field of a SYN is never scaled; the others are shifted left by the
+ * sender's Window Scale option only when both SYNs carried the option,
+ * with a shift above 14 taken as 14. A capture that missed the SYNs gives no
+ * scale: the window stays as written (as Wireshark shows it then). */
+static inline uint32_t ts_scaled_window(const ts_endpoint *sender, const ts_endpoint *receiver,
+                                        const ts_segment *seg)
+{
+    if ((seg->flags & TS_TH_SYN) || sender->wscale_opt == 0 || receiver->wscale_opt == 0)
+        return seg->window;
+    unsigned shift = sender->wscale_opt - 1u > 14u ? 14u : sender->wscale_opt - 1u;
+    uint64_t scaled = (uint64_t)seg->window << shift;
+    return scaled > UINT32_MAX ? UINT32_MAX : (uint32_t)scaled;
+}
+
 #endif /* TCPSTATE_INTERNAL_H */

@@ -87,7 +87,8 @@ typedef struct ts_segment {
     uint32_t seq;         /* raw (absolute) sequence number */
     uint32_t ack;         /* raw acknowledgment number (meaningful with ACK) */
     uint32_t payload_len; /* TCP payload bytes */
-    uint32_t window;      /* window advertised by the sender, scaled if known */
+    uint32_t window;      /* the header's Window field, unscaled: the core scales it
+                             once both SYNs carried a Window Scale option (RFC 7323) */
     uint32_t id;          /* caller's id for this segment, echoed in corrections */
     uint16_t flags;       /* TS_TH_* */
     uint16_t src_port;
@@ -95,6 +96,7 @@ typedef struct ts_segment {
     uint8_t  from_b;      /* 0: sent by endpoint A (sender of the connection's
                              first captured segment), 1: sent by endpoint B */
     uint8_t  delivery;    /* ts_delivery */
+    uint8_t  wscale_opt;  /* on a SYN: the Window Scale option's shift + 1; 0: none */
 } ts_segment;
 
 /* Notes: facts about one segment, one bit each. */
@@ -167,13 +169,13 @@ typedef struct ts_endpoint {
     uint8_t  peer_fin_seen;  /* the peer's FIN has been received */
     uint8_t  ack_due;        /* received a SYN or FIN not yet acknowledged: 1 SYN, 2 FIN */
     uint8_t  rcv_known;
-    uint8_t  pad;
+    uint8_t  wscale_opt;     /* our SYN's Window Scale shift + 1; 0: none (RFC 7323 2.2) */
     uint32_t isn;            /* our initial sequence number */
     uint32_t snd_nxt;        /* highest sequence number sent + 1 */
     uint32_t fin_seq;        /* sequence number of our FIN */
     uint32_t rcv_nxt;        /* next in-order sequence number expected from the peer */
     uint32_t highest_ack;    /* highest ack we have sent */
-    uint32_t window;         /* last window we advertised */
+    uint32_t window;         /* last window we advertised, scaled */
     int64_t  time_wait_end_ns;
     int64_t  control_sent_ns; /* when we last sent a SYN or FIN */
 } ts_endpoint;

@@ -25,6 +25,7 @@ typedef struct fixture {
     ts_correction fix[TS_MAX_CORRECTIONS];
     uint32_t id;
     int64_t now;
+    uint8_t syn_wscale_opt; /* Window Scale option (shift + 1) on the SYNs sent; 0: none */
 } fixture;
 
 static void start(fixture *f)
@@ -52,6 +53,8 @@ static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t s
     s.dst_port = from == C ? 8888 : 51000;
     s.from_b = (uint8_t)from;
     s.delivery = delivery;
+    if (flags & SYN)
+        s.wscale_opt = f->syn_wscale_opt;
     ts_conn_step(&f->conn, &s, &f->a, f->fix);
 }
 
@@ -521,6 +524,33 @@ static void test_rst_outside_window_is_ignored_and_inexact_earns_challenge(void)
     assert_phase(&f, "Reset", 0);
 }
 
+/* RFC 7323 2.3: once both SYNs carried Window Scale 7, the server's 65535
+ * means 65535 << 7 = 8 MiB, and a RST 1 MB past RCV.NXT is in its window (a
+ * challenge, RFC 5961); with the option on one SYN only, the window stays
+ * 65535 bytes and the same RST is out of window: ignored. The SYN-ACK's own
+ * window is never scaled (2.2): the server's next segment sets it. */
+static void test_window_scale_applies_only_when_both_syns_carry_it(void)
+{
+    fixture f;
+    for (int both = 0; both < 2; both++) {
+        start(&f);
+        f.syn_wscale_opt = 7 + 1;
+        seg(&f, C, SYN, CISN, 0, 0);
+        f.syn_wscale_opt = both ? 7 + 1 : 0;
+        seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+        seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+        seg(&f, S, ACK, SISN + 1, CISN + 1, 0);
+        seg(&f, C, RST, CISN + 1 + 1000000, 0, 0);
+        assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+        if (both) {
+            assert_note(&f, TS_NOTE_RST_CHALLENGE);
+            assert_no_note(&f, TS_NOTE_RST_IGNORED);
+        } else {
+            assert_note(&f, TS_NOTE_RST_IGNORED);
+        }
+    }
+}
+
 static void test_rst_in_syn_received_from_listen_returns_to_listen(void)
 {
     fixture f;
@@ -863,6 +893,8 @@ int main(int argc, char **argv)
                     test_rst_in_syn_sent_is_ignored_unless_it_acks_our_syn);
     g_test_add_func("/core/reset/window-and-exact-sequence",
                     test_rst_outside_window_is_ignored_and_inexact_earns_challenge);
+    g_test_add_func("/core/reset/window-scale-needs-both-syns",
+                    test_window_scale_applies_only_when_both_syns_carry_it);
     g_test_add_func("/core/reset/syn-received-from-listen-returns-to-listen",
                     test_rst_in_syn_received_from_listen_returns_to_listen);
     g_test_add_func("/core/sequence/wraps-past-2-32", test_sequence_numbers_wrap_past_2_32);
