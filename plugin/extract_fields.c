@@ -1,14 +1,14 @@
 /*
- * Reads one frame's TCP segment into a ts_segment.
+ * Finds one frame's TCP segment through Wireshark's fields (the "headers"
+ * preference set to fields): any encapsulation Wireshark dissects.
  *
  * Few fields are asked of Wireshark: every wanted field becomes a real tree
  * item on every frame, which costs. (Not whole protocols: a real "tcp" or
  * "ip" item would make every field under it real too.) tcp.srcport and
- * ip.src / ipv6.src locate the headers in the packet bytes; tcp.stream,
- * tcp.len and tcp.window_size are what Wireshark computes (stream index,
- * payload length without link-layer padding, window scaling). Sequence and
- * acknowledgment numbers, flags and the destination port and address are read
- * from the header bytes themselves.
+ * ip.src / ipv6.src locate the headers in the packet bytes; tcp.stream
+ * and tcp.len are what Wireshark computes (stream index, payload length
+ * without link-layer padding). The rest of the TCP header is read from its
+ * bytes (extract.c), as extract_bytes.c does.
  *
  * A frame can hold several TCP headers: the segment itself, and copies quoted
  * inside ICMP/ICMPv6 errors, which Wireshark dissects as TCP with the same
@@ -23,21 +23,22 @@
 
 #include <epan/proto.h>
 
-enum { F_TCP, F_STREAM, F_LEN, F_WINDOW, F_IP, F_IPV6, F_COUNT };
+enum { F_TCP, F_STREAM, F_LEN, F_IP, F_IPV6, F_COUNT };
 
 /* F_TCP, F_IP, F_IPV6: the first field of each header that sits at a fixed
  * offset: the source port at 0 of the TCP header (RFC 9293 3.1), the source
  * address at 12 of the IPv4 header (RFC 791), at 8 of the IPv6 one (RFC 8200). */
 static const char *const field_names[F_COUNT] = {
     [F_TCP] = "tcp.srcport", [F_STREAM] = "tcp.stream", [F_LEN] = "tcp.len",
-    [F_WINDOW] = "tcp.window_size", [F_IP] = "ip.src", [F_IPV6] = "ipv6.src",
+    [F_IP] = "ip.src", [F_IPV6] = "ipv6.src",
 };
 
 static int hf[F_COUNT];
 static int proto_icmp = -1;
 static int proto_icmpv6 = -1;
+static int proto_tcp = -1;
 
-GArray *ts_extract_wanted_fields(void)
+GArray *ts_extract_fields_wanted(void)
 {
     GArray *wanted = g_array_new(FALSE, FALSE, sizeof(int));
     for (int f = 0; f < F_COUNT; f++) {
@@ -47,6 +48,7 @@ GArray *ts_extract_wanted_fields(void)
     }
     proto_icmp = proto_get_id_by_filter_name("icmp");
     proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
+    proto_tcp = proto_get_id_by_filter_name("tcp");
     return wanted;
 }
 
@@ -61,6 +63,16 @@ static gboolean below_icmp(packet_info *pinfo, int layer)
             return TRUE;
     }
     return FALSE;
+}
+
+/* The position of the first TCP layer in pinfo->layers (1-based), 0: none. */
+static int tcp_layer(packet_info *pinfo)
+{
+    int position = 1;
+    for (wmem_list_frame_t *it = wmem_list_head(pinfo->layers); it; it = wmem_list_frame_next(it), position++)
+        if (GPOINTER_TO_INT(wmem_list_frame_data(it)) == proto_tcp)
+            return position;
+    return 0;
 }
 
 static GPtrArray *instances(proto_tree *tree, int f)
@@ -127,14 +139,23 @@ static void get_addresses(proto_tree *tree, int layer, ts_extracted *out)
     }
 }
 
-gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
+gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
 {
-    memset(out, 0, sizeof *out);
     if (tree == NULL)
         return FALSE;
     GPtrArray *headers = instances(tree, F_TCP);
-    if (headers == NULL || headers->len == 0)
-        return FALSE; /* no TCP header */
+    if (headers == NULL || headers->len == 0) {
+        /* Wireshark's TCP dissector ran but found not even the ports: a
+         * header cut by the capture, or quoted in an ICMP error. */
+        int layer = tcp_layer(pinfo);
+        if (layer == 0)
+            return FALSE; /* no TCP header */
+        if (below_icmp(pinfo, layer))
+            out->quoted_only = TRUE;
+        else
+            out->incomplete = TRUE;
+        return TRUE;
+    }
 
     /* The first TCP header that is not quoted in an ICMP error. */
     field_info *tcp = NULL;
@@ -148,38 +169,17 @@ gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out)
         return TRUE;
     }
     int layer = tcp->total_layer_num;
-    guint32 stream = 0, len = 0, window = 0;
+    guint32 stream = 0, len = 0;
     /* No tcp.stream, yet a TCP header: too short for Wireshark to track it
-     * (a cut header); the same when the fixed header is not all captured, or
-     * its data offset says less than the 20 bytes of the fixed header
-     * (RFC 9293 3.1; Wireshark: "Bogus TCP header length"). */
+     * (a cut header); the same when the fixed header is not all captured or
+     * its data offset is bogus (ts_extract_tcp_header). */
     if (!get_uint(tree, F_STREAM, layer, &stream) || !get_uint(tree, F_LEN, layer, &len) ||
-        !captured(tcp, 0, 20) || (tvb_get_guint8(tcp->ds_tvb, tcp->start + 12) >> 4) * 4 < 20) {
+        tcp->ds_tvb == NULL || !ts_extract_tcp_header(tcp->ds_tvb, tcp->start, pinfo, out)) {
         out->incomplete = TRUE;
         return TRUE;
     }
-    /* RFC 9293 3.1: ports, sequence number, acknowledgment number, data
-     * offset and flags (12 bits with the reserved ones), window. */
-    tvbuff_t *bytes = tcp->ds_tvb;
-    int at = tcp->start;
-    if (!get_uint(tree, F_WINDOW, layer, &window))
-        window = tvb_get_ntohs(bytes, at + 14); /* no scaling known */
     get_addresses(tree, layer, out);
-
-    /* secs * 1e9 leaves int64 past year 2262, which pcapng can say: saturate. */
-    const int64_t max_secs = INT64_MAX / 1000000000 - 1;
-    int64_t secs = (int64_t)pinfo->abs_ts.secs;
-    secs = secs > max_secs ? max_secs : secs < -max_secs ? -max_secs : secs;
     out->stream = stream;
-    out->seg.time_ns = secs * 1000000000 + pinfo->abs_ts.nsecs;
-    out->seg.src_port = tvb_get_ntohs(bytes, at);
-    out->seg.dst_port = tvb_get_ntohs(bytes, at + 2);
-    out->seg.seq = tvb_get_ntohl(bytes, at + 4);
-    out->seg.ack = tvb_get_ntohl(bytes, at + 8);
-    out->seg.flags = (uint16_t)(tvb_get_ntohs(bytes, at + 12) & 0x0fff);
     out->seg.payload_len = len;
-    out->seg.window = window;
-    out->seg.id = pinfo->num;
-    out->seg.delivery = TS_DELIVERED;
     return TRUE;
 }

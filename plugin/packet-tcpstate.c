@@ -40,6 +40,14 @@ static const enum_val_t spelling_values[] = {
     {NULL, NULL, 0},
 };
 
+static const enum_val_t headers_values[] = {
+    {"bytes", "Read from the frame (fast; Ethernet, VLAN, Linux cooked, loopback, raw IP, IP-in-IP, VXLAN)",
+     TS_HEADERS_FROM_BYTES},
+    {"fields", "Ask Wireshark's TCP/IP fields (slower; any encapsulation Wireshark dissects)",
+     TS_HEADERS_FROM_FIELDS},
+    {NULL, NULL, 0},
+};
+
 static const enum_val_t time_wait_values[] = {
     {"linux", "Linux: 60 s", 60},
     {"rfc", "RFC 9293: 2*MSL = 240 s", 240},
@@ -51,10 +59,12 @@ static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     const ts_frame_record *rec;
     if (!PINFO_FD_VISITED(pinfo)) {
         ts_extracted x;
-        if (!ts_extract(pinfo, tree, &x))
+        if (!ts_extract(tvb, pinfo, tree, &x))
             return 0;
         if (x.quoted_only)
             ts_store_mark(pinfo->num, TS_REC_QUOTED);
+        else if (x.unparsed)
+            ts_store_mark(pinfo->num, TS_REC_UNPARSED);
         else if (x.incomplete)
             ts_store_mark(pinfo->num, TS_REC_INCOMPLETE);
         else
@@ -70,11 +80,12 @@ static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
 }
 
 /* Runs before each file is dissected, after the user's enabled-protocols
- * settings apply. Wanted fields make Wireshark build a protocol tree, with
- * those fields as real items, on every frame, even when nothing else needs
- * one (Wireshark 4.0's postdissectors_want_hfids() does not ask whether the
- * postdissector is enabled): a disabled tcpstate asks for nothing and costs
- * nothing. set_postdissector_wanted_hfids() frees the previous array. */
+ * settings and preferences apply. Wanted fields make Wireshark build a
+ * protocol tree, with those fields as real items, on every frame, even when
+ * nothing else needs one (Wireshark 4.0's postdissectors_want_hfids() does
+ * not ask whether the postdissector is enabled): only the fields preference
+ * of an enabled tcpstate asks for any. set_postdissector_wanted_hfids() frees
+ * the previous array. */
 static void init_tcpstate(void)
 {
     gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_tcpstate));
@@ -93,6 +104,13 @@ static void proto_register_tcpstate(void)
                                    "How states are written in the tree and summary. Filters always use the "
                                    "RFC 9293 names (tcpstate.client.state == \"TIME-WAIT\").",
                                    &ts_pref_spelling, spelling_values, FALSE);
+    prefs_register_enum_preference(prefs, "headers", "Find TCP/IP headers",
+                                   "bytes: read them from the frame, guided by the protocols Wireshark "
+                                   "dissected; costs almost nothing, and frames under other encapsulations "
+                                   "(GRE, MPLS, PPP, IP fragments...) are marked \"not parsed\". fields: ask "
+                                   "Wireshark for its TCP/IP fields; any encapsulation, but every frame "
+                                   "gets a protocol tree (slower).",
+                                   &ts_pref_headers, headers_values, FALSE);
     prefs_register_enum_preference(prefs, "time_wait", "TIME-WAIT length",
                                    "How long a side stays in TIME-WAIT: when it leaves, and whether a later SYN "
                                    "still finds it there.",
@@ -111,6 +129,7 @@ static void proto_register_tcpstate(void)
 static void proto_reg_handoff_tcpstate(void)
 {
     register_postdissector(tcpstate_handle);
+    ts_extract_init();
 }
 
 void plugin_register(void)

@@ -52,6 +52,7 @@ static expert_field ei_unexpected = EI_INIT;
 static expert_field ei_assumed = EI_INIT;
 static expert_field ei_quoted = EI_INIT;
 static expert_field ei_incomplete = EI_INIT;
+static expert_field ei_unparsed = EI_INIT;
 static expert_field ei_time_wait_restart = EI_INIT;
 
 void ts_render_register(int proto)
@@ -144,6 +145,9 @@ void ts_render_register(int proto)
                       "TCP header quoted in an ICMP error: not a segment of the connection", EXPFILL}},
         {&ei_incomplete, {"tcpstate.expert.incomplete", PI_MALFORMED, PI_WARN,
                           "TCP header incomplete: segment not annotated", EXPFILL}},
+        {&ei_unparsed, {"tcpstate.expert.unparsed", PI_UNDECODED, PI_NOTE,
+                        "TCP under an encapsulation the byte reader does not know: segment not annotated "
+                        "(preference tcpstate.headers: fields reads it)", EXPFILL}},
         {&ei_time_wait_restart, {"tcpstate.expert.time_wait_restart", PI_SEQUENCE, PI_CHAT,
                                  "FIN received again in TIME-WAIT: the 2MSL wait restarts", EXPFILL}},
     };
@@ -470,6 +474,10 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         } else if (rec->flags & TS_REC_INCOMPLETE) {
             proto_item_append_text(top, ": TCP header incomplete, not annotated");
             expert_add_info(pinfo, top, &ei_incomplete);
+        } else if (rec->flags & TS_REC_UNPARSED) {
+            proto_item_append_text(top, ": headers not parsed (set the tcpstate \"headers\" preference to "
+                                   "fields), not annotated");
+            expert_add_info(pinfo, top, &ei_unparsed);
         }
         return;
     }

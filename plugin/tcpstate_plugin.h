@@ -35,6 +35,7 @@ enum {
     TS_REC_STATES_ASSUMED = 1u << 2,
     TS_REC_QUOTED         = 1u << 3, /* only a TCP header quoted in an ICMP error */
     TS_REC_INCOMPLETE     = 1u << 4, /* TCP header too short to annotate */
+    TS_REC_UNPARSED       = 1u << 5, /* TCP under headers the byte reader does not know */
 };
 
 typedef struct ts_frame_record {
@@ -77,15 +78,17 @@ typedef struct ts_conn_entry {
     GArray     *zeek_starts;       /* guint32: first frame of zeek_index i + 1 */
 } ts_conn_entry;
 
-/* A segment as read from the TCP fields of one frame. */
+/* A segment as read from one frame (extract.c). */
 typedef struct ts_extracted {
     ts_segment seg;
     uint32_t   stream;
     uint8_t    src_addr[16];
     uint8_t    dst_addr[16];
     uint8_t    addr_len;     /* 4 or 16, 0 when the IP layer was not found */
+    uint8_t    header_len;   /* TCP data offset in bytes */
     gboolean   quoted_only;  /* only TCP headers inside ICMP errors */
     gboolean   incomplete;   /* TCP present but fields missing */
+    gboolean   unparsed;     /* TCP present under headers extract_bytes.c does not read */
 } ts_extracted;
 
 /* ---- preferences ---------------------------------------------------------- */
@@ -93,9 +96,22 @@ extern gint     ts_pref_spelling;     /* ts_spelling */
 extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
 extern ts_pref_bool ts_pref_hindsight;
 
-/* ---- extract.c --------------------------------------------------------------- */
-GArray *ts_extract_wanted_fields(void); /* a new array each call */
-gboolean ts_extract(packet_info *pinfo, proto_tree *tree, ts_extracted *out);
+/* Where the TCP and IP headers are read from (the "headers" preference). */
+enum { TS_HEADERS_FROM_BYTES, TS_HEADERS_FROM_FIELDS };
+extern gint ts_pref_headers;
+
+/* ---- extract.c, extract_bytes.c, extract_fields.c ----------------------------- */
+void ts_extract_init(void);             /* after every protocol has registered */
+GArray *ts_extract_wanted_fields(void); /* a new array each call; NULL: none wanted */
+/* False when the frame has no TCP header; else fills out (zeroed first). */
+gboolean ts_extract(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ts_extracted *out);
+/* The TCP header at `offset`: all but tcp.stream and the payload length.
+ * False when the fixed header is not captured or its data offset is bogus. */
+gboolean ts_extract_tcp_header(tvbuff_t *tvb, int offset, packet_info *pinfo, ts_extracted *out);
+void ts_extract_bytes_init(void);
+gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *out);
+GArray *ts_extract_fields_wanted(void);
+gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extracted *out);
 
 /* ---- store.c ----------------------------------------------------------------- */
 void ts_store_init(void);

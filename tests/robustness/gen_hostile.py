@@ -206,6 +206,57 @@ def tunnels(p):
 
 
 @case
+def encapsulations(p):
+    """Headers the byte reader walks (802.1Q, VXLAN, an IPv6 Hop-by-Hop header,
+    window scaling on both SYNs) and one it does not (GRE): that frame says
+    "not parsed" instead of guessing."""
+    def vlan(payload):
+        return eth(struct.pack('!HH', 100, 0x0800) + payload, ethertype=0x8100)
+
+    def vxlan(inner_frame):
+        udp = struct.pack('!HHHH', 50000, 4789, 8 + 8 + len(inner_frame), 0)
+        return eth(ipv4('192.0.2.1', '192.0.2.2', 17, udp + struct.pack('!BxxxI', 0x08, 42 << 8) + inner_frame))
+
+    def gre(inner):
+        return eth(ipv4('192.0.2.1', '192.0.2.2', 47, struct.pack('!HH', 0, 0x0800) + inner))
+
+    def hop_by_hop(src, dst, segment):
+        return eth(ipv6(src, dst, 0, struct.pack('!BB', 6, 0) + b'\x01\x04\0\0\0\0' + segment), 0x86dd)
+
+    p.add(vlan(ipv4(C, S, 6, tcp(40000, 80, 1000, 0, SYN))))                         # 1
+    p.add(vlan(ipv4(S, C, 6, tcp(80, 40000, 5000, 1001, SYN | ACK))))                # 2
+    p.add(vlan(ipv4(C, S, 6, tcp(40000, 80, 1001, 5001, ACK))))                      # 3
+    p.add(vxlan(eth(ipv4(C, S, 6, tcp(40001, 80, 1000, 0, SYN)))))                   # 4
+    p.add(vxlan(eth(ipv4(S, C, 6, tcp(80, 40001, 5000, 1001, SYN | ACK)))))          # 5
+    p.add(vxlan(eth(ipv4(C, S, 6, tcp(40001, 80, 1001, 5001, ACK)))))                # 6
+    p.add(gre(ipv4(C, S, 6, tcp(40002, 80, 1000, 0, SYN))))                          # 7
+    c6, s6 = 'fd00::1', 'fd00::2'
+    p.add(hop_by_hop(c6, s6, tcp(40003, 80, 1000, 0, SYN)))                          # 8
+    p.add(hop_by_hop(s6, c6, tcp(80, 40003, 5000, 1001, SYN | ACK)))                 # 9
+    p.add(hop_by_hop(c6, s6, tcp(40003, 80, 1001, 5001, ACK)))                       # 10
+    # Window Scale 7 on both SYNs (RFC 7323): the server's later 1000 means
+    # 128000 bytes, so a RST 100000 past RCV.NXT is in window (a challenge
+    # ACK), not ignored as it would be in a 1000-byte window.
+    ws7 = b'\x01\x03\x03\x07'
+    p.add(v4seg(C, S, 40004, 80, 1000, 0, SYN, hdr_words=6, options=ws7))            # 11
+    p.add(v4seg(S, C, 80, 40004, 5000, 1001, SYN | ACK, hdr_words=6, options=ws7))   # 12
+    p.add(v4seg(C, S, 40004, 80, 1001, 5001, ACK))                                   # 13
+    p.add(v4seg(S, C, 80, 40004, 5001, 1001, ACK, win=1000))                         # 14
+    p.add(v4seg(C, S, 40004, 80, 1001 + 100000, 0, RST))                             # 15
+    # Not TCP, under layers the byte reader does not know: no annotation at all.
+    dns = struct.pack('!HHHHHH', 1, 0x0100, 1, 0, 0, 0) + b'\x01a\0\0\x01\0\x01'
+    p.add(eth(ipv4(C, S, 17, struct.pack('!HHHH', 5353, 53, 8 + len(dns), 0) + dns)))       # 16
+    p.add(gre(ipv4(C, S, 17, struct.pack('!HHHH', 5353, 53, 8 + len(dns), 0) + dns)))       # 17
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
+            (4, 'tcpstate.client.state', 'SYN-SENT'), (6, 'tcpstate.server.state', 'ESTABLISHED'),
+            (7, 'tcpstate.expert.unparsed', PRESENT), (7, 'tcpstate.client.state', ABSENT),
+            (8, 'tcpstate.client.state', 'SYN-SENT'), (10, 'tcpstate.server.state', 'ESTABLISHED'),
+            (15, 'tcpstate.expert.rst_challenge', PRESENT), (15, 'tcpstate.expert.rst_ignored', ABSENT),
+            (16, 'tcpstate.expert.unparsed', ABSENT), (16, 'tcpstate.phase', ABSENT),
+            (17, 'tcpstate.expert.unparsed', ABSENT), (17, 'tcpstate.phase', ABSENT)]
+
+
+@case
 def duplicates(p):
     frames = []
     frames.append(v4seg(C, S, 40000, 80, 1000, 0, SYN))

@@ -41,7 +41,8 @@ sys.path.insert(0, HERE)
 import gen_hostile  # noqa: E402
 
 FIELDS = ['frame.number', 'tcpstate.client.state', 'tcpstate.server.state', 'tcpstate.phase']
-CHECK_FIELDS = FIELDS + ['tcpstate.assumed', 'tcpstate.expert.quoted_in_icmp', 'tcpstate.expert.incomplete']
+CHECK_FIELDS = FIELDS + ['tcpstate.assumed', 'tcpstate.expert.quoted_in_icmp', 'tcpstate.expert.incomplete',
+                         'tcpstate.expert.unparsed', 'tcpstate.expert.rst_challenge', 'tcpstate.expert.rst_ignored']
 # Plugin memory per connection that never closes (its ts_conn, entry, endpoint
 # strings and 4-tuple key stay for the file): must stay under this.
 MEMORY_BOUND = 4096
