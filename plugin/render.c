@@ -337,7 +337,7 @@ static void ns_to_nstime(int64_t ns, nstime_t *t)
  * FIN-WAIT-2 (0.96 s on its loopback) but never SYN-RECEIVED (32 us). */
 #define TS_NETSTAT_INTERVAL_NS INT64_C(1000000000)
 
-static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, const ts_conn_entry *conn, int role,
+static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, uint32_t conn_id, int role,
                      uint8_t packed, const ts_frame_extra *extra)
 {
     const ts_refs *r = &render_refs;
@@ -345,6 +345,8 @@ static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, const ts_con
         !ts_refs_has(r, want, hf_endpoint[role]) && !ts_refs_has(r, want, hf_time_in_prev[role]))
         return; /* nothing of this side is asked for */
     uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
+    /* Fetched only here: a stored connection may have to be decoded (store.c). */
+    const ts_conn_entry *conn = ts_store_conn(conn_id);
     const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
     proto_item *item = ts_add_string(tree, r, want, hf_state[role], tvb, ts_state_name((ts_state)next));
     if (item != NULL && ts_labels_shown(tree)) {
@@ -482,7 +484,6 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         return;
     }
 
-    const ts_conn_entry *conn = ts_store_conn(rec->conn);
     const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(frame) : NULL;
     uint32_t notes = extra ? extra->notes : 0;
     uint8_t sender = ts_rec_sender(rec), phase = ts_rec_phase(rec), step = ts_rec_step(rec);
@@ -526,7 +527,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     }
     ts_add_string(st, r, want, hf_sender, tvb, ts_role_name((ts_role)sender));
     for (int role = 0; role < 2; role++)
-        add_side(st, want, tvb, conn, role, packed[role], extra);
+        add_side(st, want, tvb, rec->conn, role, packed[role], extra);
 
     ts_add_string(st, r, want, hf_phase, tvb, ts_phase_name((ts_phase)phase));
     if (phase == TS_PHASE_HANDSHAKE && step != 0) {
