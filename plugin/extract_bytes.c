@@ -170,7 +170,7 @@ static enum walk walk_layers(tvbuff_t *tvb, packet_info *pinfo, int *tcp_offset,
 
 /* tcp.stream of this frame's connection: Wireshark's TCP conversation for
  * the 4-tuple as of this frame. */
-static gboolean stream_of(packet_info *pinfo, const ts_extracted *x, uint32_t *stream)
+static gboolean stream_from_conversation(packet_info *pinfo, const ts_extracted *x, uint32_t *stream)
 {
     address src, dst;
     set_address(&src, x->addr_len == 16 ? AT_IPv6 : AT_IPv4, x->addr_len, x->src_addr);
@@ -182,6 +182,65 @@ static gboolean stream_of(packet_info *pinfo, const ts_extracted *x, uint32_t *s
     if (tcpd == NULL)
         return FALSE;
     *stream = tcpd->stream;
+    return TRUE;
+}
+
+/* The conversation lookup costs about 3.5 k instructions a frame (callgrind),
+ * more than the rest of the plugin's first pass. Wireshark's TCP dissector
+ * gives a 4-tuple a new conversation only on a SYN (a new ISN: port reuse),
+ * so between SYNs a 4-tuple keeps its stream: a direct-mapped cache by
+ * 4-tuple (either direction) answers the other segments; a SYN always asks
+ * Wireshark and refreshes it. Cleared for every file. */
+#define STREAM_CACHE_SIZE 4096u
+typedef struct stream_cache_entry {
+    uint8_t  key[2 * (16 + 2) + 1]; /* address length, then the lower endpoint, then the higher */
+    uint32_t stream;
+    uint32_t file;                  /* file_generation when written; other values are empty */
+} stream_cache_entry;
+static stream_cache_entry *stream_cache;
+static uint32_t file_generation;
+
+void ts_extract_bytes_new_file(void)
+{
+    if (stream_cache == NULL)
+        stream_cache = g_new0(stream_cache_entry, STREAM_CACHE_SIZE);
+    file_generation++;
+}
+
+static void endpoint_bytes(uint8_t *out, const uint8_t *addr, uint8_t len, uint16_t port)
+{
+    memcpy(out, addr, len);
+    out[len] = (uint8_t)(port >> 8);
+    out[len + 1] = (uint8_t)port;
+}
+
+static gboolean stream_of(packet_info *pinfo, const ts_extracted *x, uint32_t *stream)
+{
+    uint8_t a[18], b[18], key[sizeof stream_cache[0].key];
+    size_t n = (size_t)x->addr_len + 2;
+    endpoint_bytes(a, x->src_addr, x->addr_len, x->seg.src_port);
+    endpoint_bytes(b, x->dst_addr, x->addr_len, x->seg.dst_port);
+    gboolean a_first = memcmp(a, b, n) <= 0;
+    memset(key, 0, sizeof key);
+    key[0] = x->addr_len;
+    memcpy(key + 1, a_first ? a : b, n);
+    memcpy(key + 1 + n, a_first ? b : a, n);
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < 1 + 2 * n; i++)
+        hash = (hash ^ key[i]) * 16777619u;
+    stream_cache_entry *entry = stream_cache != NULL ? &stream_cache[hash % STREAM_CACHE_SIZE] : NULL;
+    if (entry != NULL && !(x->seg.flags & TS_TH_SYN) && entry->file == file_generation &&
+        memcmp(entry->key, key, sizeof key) == 0) {
+        *stream = entry->stream;
+        return TRUE;
+    }
+    if (!stream_from_conversation(pinfo, x, stream))
+        return FALSE;
+    if (entry != NULL) {
+        memcpy(entry->key, key, sizeof key);
+        entry->stream = *stream;
+        entry->file = file_generation;
+    }
     return TRUE;
 }
 

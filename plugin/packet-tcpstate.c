@@ -91,6 +91,7 @@ static void init_tcpstate(void)
     gboolean enabled = proto_is_protocol_enabled(find_protocol_by_id(proto_tcpstate));
     set_postdissector_wanted_hfids(tcpstate_handle, enabled ? ts_extract_wanted_fields() : NULL);
     ts_store_init();
+    ts_extract_bytes_new_file();
 }
 
 static void proto_register_tcpstate(void)
