@@ -58,9 +58,9 @@ def eth(payload, ethertype=0x0800):
 
 
 class Pcap:
-    def __init__(self, path, snaplen=262144):
+    def __init__(self, path, snaplen=262144, linktype=1):
         self.f = open(path, 'wb')
-        self.f.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, snaplen, 1))  # ns resolution, Ethernet
+        self.f.write(struct.pack('<IHHiIII', 0xa1b23c4d, 2, 4, 0, 0, snaplen, linktype))  # ns resolution; 1: Ethernet
         self.t = 1_700_000_000 * 10 ** 9
         self.n = 0
 
@@ -365,12 +365,42 @@ def never_close(path, n):
     p.close()
 
 
+# Link layers the plugin's byte reader walks besides Ethernet (LINKTYPE_* numbers from tcpdump.org):
+# the same connection, IPv4 then IPv6, under each.
+LINK_LAYERS = {
+    'link-sll': (113, lambda ip, v6: struct.pack('!HHH8sH', 0, 1, 6, b'\x02\0\0\0\0\x01\0\0',
+                                                   0x86dd if v6 else 0x0800) + ip),
+    'link-sll2': (276, lambda ip, v6: struct.pack('!HHIHBB8s', 0x86dd if v6 else 0x0800, 0, 1, 1, 0, 6,
+                                                    b'\x02\0\0\0\0\x01\0\0') + ip),
+    'link-null': (0, lambda ip, v6: struct.pack('<I', 30 if v6 else 2) + ip),  # AF_INET6 30 on macOS
+    'link-raw': (101, lambda ip, v6: ip),
+}
+
+
+def link_layer_case(p, wrap):
+    c6, s6 = 'fd00::1', 'fd00::2'
+    for v6 in (False, True):
+        ip = (lambda a, b, seg: ipv6(a, b, 6, seg)) if v6 else (lambda a, b, seg: ipv4(a, b, 6, seg))
+        c, s = (c6, s6) if v6 else (C, S)
+        p.add(wrap(ip(c, s, tcp(40000, 80, 1000, 0, SYN)), v6))
+        p.add(wrap(ip(s, c, tcp(80, 40000, 5000, 1001, SYN | ACK)), v6))
+        p.add(wrap(ip(c, s, tcp(40000, 80, 1001, 5001, ACK | PSH, b'hello')), v6))
+        p.add(wrap(ip(c, s, tcp(40000, 80, 1006, 5001, FIN | ACK)), v6))
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
+            (4, 'tcpstate.client.state', 'FIN-WAIT-1'), (5, 'tcpstate.client.state', 'SYN-SENT'),
+            (7, 'tcpstate.server.state', 'ESTABLISHED'), (8, 'tcpstate.server.state', 'CLOSE-WAIT')]
+
+
 def generate(out, conns):
     os.makedirs(out, exist_ok=True)
     expectations = {}
     for name, fn in CASES.items():
         p = Pcap(os.path.join(out, name + '.pcap'))
         expectations[name] = fn(p)
+        p.close()
+    for name, (linktype, wrap) in LINK_LAYERS.items():
+        p = Pcap(os.path.join(out, name + '.pcap'), linktype=linktype)
+        expectations[name] = link_layer_case(p, wrap)
         p.close()
     expectations['pcapng-extreme-time'] = pcapng_extreme_time(os.path.join(out, 'pcapng-extreme-time.pcap'))
     if conns:
