@@ -92,16 +92,37 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_fr
 
     proto_item *top = proto_tree_add_item(tree, hf_conn, tvb, 0, 0, ENC_NA);
     proto_item_set_generated(top);
-    if (labels)
-        proto_item_append_text(top, ": %s%s%s, history %s%s", ts_conn_code_name(code),
-                               s->closed_first ? ", closed first by " : "",
-                               ts_closer_name((ts_closer)s->closed_first), ts_summary_history(s),
-                               s->history_truncated ? "..." : "");
+    char label[ITEM_LABEL_LENGTH];
+    if (labels) {
+        /* "Connection: SF, closed first by client, history ShADadFf" (text.c: no printf per frame) */
+        ts_text t = ts_text_on(label, sizeof label);
+        ts_text_put(&t, proto_registrar_get_name(hf_conn));
+        ts_text_put(&t, ": ");
+        ts_text_put(&t, ts_conn_code_name(code));
+        if (s->closed_first) {
+            ts_text_put(&t, ", closed first by ");
+            ts_text_put(&t, ts_closer_name((ts_closer)s->closed_first));
+        }
+        ts_text_put(&t, ", history ");
+        ts_text_put(&t, ts_summary_history(s));
+        if (s->history_truncated)
+            ts_text_put(&t, "...");
+        ts_item_set_label(top, label);
+    }
     proto_tree *ct = proto_item_add_subtree(top, ett_conn);
 
     item = ts_add_string(ct, r, want, hf_conn_state, tvb, ts_conn_code_name(code));
-    if (item != NULL && labels)
-        proto_item_append_text(item, " (%s)", ts_conn_code_meaning(code));
+    if (item != NULL && labels) {
+        /* "Zeek conn_state: SF (<meaning>)" */
+        ts_text t = ts_text_on(label, sizeof label);
+        ts_text_put(&t, proto_registrar_get_name(hf_conn_state));
+        ts_text_put(&t, ": ");
+        ts_text_put(&t, ts_conn_code_name(code));
+        ts_text_put(&t, " (");
+        ts_text_put(&t, ts_conn_code_meaning(code));
+        ts_text_put(&t, ")");
+        ts_item_set_label(item, label);
+    }
     ts_add_string(ct, r, want, hf_conn_history, tvb, ts_summary_history(s));
     ts_add_string(ct, r, want, hf_conn_originator, tvb, ts_role_name((ts_role)s->orig_role));
     if (s->closed_first != TS_CLOSER_NONE)

@@ -271,26 +271,6 @@ static const char *delivery_text(uint8_t delivery)
     }
 }
 
-/* Short texts built by plain copying: g_snprintf() costs over a thousand
- * instructions a call, and the summary is built on every frame of a visible
- * tree. Like g_snprintf(), it stops at the buffer's end. */
-typedef struct ts_text {
-    char *p, *end; /* end: the last byte, kept for the terminating NUL */
-} ts_text;
-
-static void text_put(ts_text *t, const char *s)
-{
-    while (*s != '\0' && t->p < t->end)
-        *t->p++ = *s++;
-    *t->p = '\0';
-}
-
-static void text_digit(ts_text *t, unsigned d) /* d < 10 */
-{
-    const char s[2] = {(char)('0' + d), '\0'};
-    text_put(t, s);
-}
-
 /* ---- the tree ------------------------------------------------------------------ */
 
 /* Labels are only worth formatting when someone will read them: in a
@@ -325,6 +305,24 @@ proto_item *ts_add_uint(proto_tree *tree, const ts_refs *r, guint32 want, int hf
     return item;
 }
 
+/* "Handshake step: 2 of 3 (SYN-ACK)" */
+static void set_step_label(proto_item *item, int hf, uint8_t step, unsigned steps, const char *segment,
+                           const char *more)
+{
+    char label[ITEM_LABEL_LENGTH];
+    ts_text t = ts_text_on(label, sizeof label);
+    ts_text_put(&t, proto_registrar_get_name(hf));
+    ts_text_put(&t, ": ");
+    ts_text_uint(&t, step);
+    ts_text_put(&t, " of ");
+    ts_text_uint(&t, steps);
+    ts_text_put(&t, " (");
+    ts_text_put(&t, segment);
+    ts_text_put(&t, ")");
+    ts_text_put(&t, more);
+    ts_item_set_label(item, label);
+}
+
 static void ns_to_nstime(int64_t ns, nstime_t *t)
 {
     t->secs = (time_t)(ns / 1000000000);
@@ -350,11 +348,21 @@ static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, uint32_t con
     const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
     proto_item *item = ts_add_string(tree, r, want, hf_state[role], tvb, ts_state_name((ts_state)next));
     if (item != NULL && ts_labels_shown(tree)) {
-        const char *who = role == TS_CLIENT ? "Client" : "Server";
-        if (prev != next)
-            proto_item_set_text(item, "%s %s: %s -> %s", who, endpoint, spelled(prev), spelled(next));
-        else
-            proto_item_set_text(item, "%s %s: %s (unchanged)", who, endpoint, spelled(next));
+        /* "Client 192.0.2.1:80: SYN-SENT -> ESTABLISHED" or "...: ESTABLISHED (unchanged)" */
+        char label[ITEM_LABEL_LENGTH];
+        ts_text t = ts_text_on(label, sizeof label);
+        ts_text_put(&t, role == TS_CLIENT ? "Client " : "Server ");
+        ts_text_put(&t, endpoint);
+        ts_text_put(&t, ": ");
+        if (prev != next) {
+            ts_text_put(&t, spelled(prev));
+            ts_text_put(&t, " -> ");
+            ts_text_put(&t, spelled(next));
+        } else {
+            ts_text_put(&t, spelled(next));
+            ts_text_put(&t, " (unchanged)");
+        }
+        ts_item_set_label(item, label);
     }
     /* Details under the side's line when there is one, beside it otherwise. */
     proto_tree *side = item != NULL ? proto_item_add_subtree(item, ett_side) : tree;
@@ -502,27 +510,33 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     if (labels || ts_refs_has(r, want, hf_summary)) {
         /* "<phase>[ <step>/<steps> <segment>]: client <state>, server <state>" */
         char summary[160];
-        ts_text t = {summary, summary + sizeof summary - 1};
-        text_put(&t, ts_phase_name((ts_phase)phase));
+        ts_text t = ts_text_on(summary, sizeof summary);
+        ts_text_put(&t, ts_phase_name((ts_phase)phase));
         if (phase == TS_PHASE_HANDSHAKE && step >= 1 && step <= 4) {
-            text_put(&t, " ");
-            text_digit(&t, step);
-            text_put(&t, simultaneous ? "/4 " : "/3 ");
-            text_put(&t, (simultaneous ? simultaneous_names : handshake_names)[step]);
+            ts_text_put(&t, " ");
+            ts_text_uint(&t, step);
+            ts_text_put(&t, simultaneous ? "/4 " : "/3 ");
+            ts_text_put(&t, (simultaneous ? simultaneous_names : handshake_names)[step]);
         } else if (phase == TS_PHASE_TEARDOWN && step >= 1 && step <= 4) {
-            text_put(&t, " ");
-            text_digit(&t, step);
-            text_put(&t, "/4 ");
-            text_put(&t, teardown_names[step]);
+            ts_text_put(&t, " ");
+            ts_text_uint(&t, step);
+            ts_text_put(&t, "/4 ");
+            ts_text_put(&t, teardown_names[step]);
             if (notes & TS_NOTE_MERGED_FIN_ACK)
-                text_put(&t, "+ACK (2+3)");
+                ts_text_put(&t, "+ACK (2+3)");
         }
-        text_put(&t, ": client ");
-        text_put(&t, spelled(next_client));
-        text_put(&t, ", server ");
-        text_put(&t, spelled(next_server));
-        if (labels)
-            proto_item_append_text(top, ": %s", summary);
+        ts_text_put(&t, ": client ");
+        ts_text_put(&t, spelled(next_client));
+        ts_text_put(&t, ", server ");
+        ts_text_put(&t, spelled(next_server));
+        if (labels) {
+            char label[ITEM_LABEL_LENGTH];
+            ts_text l = ts_text_on(label, sizeof label);
+            ts_text_put(&l, proto_get_protocol_name(proto_tcpstate));
+            ts_text_put(&l, ": ");
+            ts_text_put(&l, summary);
+            ts_item_set_label(top, label);
+        }
         ts_add_string(st, r, want, hf_summary, tvb, summary);
     }
     ts_add_string(st, r, want, hf_sender, tvb, ts_role_name((ts_role)sender));
@@ -533,15 +547,15 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     if (phase == TS_PHASE_HANDSHAKE && step != 0) {
         item = ts_add_uint(st, r, want, hf_handshake_step, tvb, step);
         if (item != NULL && labels)
-            proto_item_append_text(item, " of %u (%s)", simultaneous ? 4u : 3u,
-                                   (simultaneous ? simultaneous_names : handshake_names)[step]);
+            set_step_label(item, hf_handshake_step, step, simultaneous ? 4u : 3u,
+                           (simultaneous ? simultaneous_names : handshake_names)[step], "");
     }
     if (phase == TS_PHASE_TEARDOWN && step != 0) {
         item = ts_add_uint(st, r, want, hf_teardown_step, tvb, step);
         if (item != NULL && labels)
-            proto_item_append_text(item, " of 4 (%s)%s", teardown_names[step],
-                                   (notes & TS_NOTE_MERGED_FIN_ACK)
-                                       ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
+            set_step_label(item, hf_teardown_step, step, 4u, teardown_names[step],
+                           (notes & TS_NOTE_MERGED_FIN_ACK)
+                               ? ", also acknowledges the first FIN: steps 2 and 3 merged" : "");
     }
 
     uint8_t prev_client = ts_rec_prev(rec->client), prev_server = ts_rec_prev(rec->server);
@@ -549,18 +563,18 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         ts_refs_has(r, want, hf_transition)) {
         /* "client <prev> -> <state>; server <prev> -> <state>", either half alone */
         char transition[96];
-        ts_text t = {transition, transition + sizeof transition - 1};
+        ts_text t = ts_text_on(transition, sizeof transition);
         if (prev_client != next_client) {
-            text_put(&t, "client ");
-            text_put(&t, ts_state_name((ts_state)prev_client));
-            text_put(&t, " -> ");
-            text_put(&t, ts_state_name((ts_state)next_client));
+            ts_text_put(&t, "client ");
+            ts_text_put(&t, ts_state_name((ts_state)prev_client));
+            ts_text_put(&t, " -> ");
+            ts_text_put(&t, ts_state_name((ts_state)next_client));
         }
         if (prev_server != next_server) {
-            text_put(&t, prev_client != next_client ? "; server " : "server ");
-            text_put(&t, ts_state_name((ts_state)prev_server));
-            text_put(&t, " -> ");
-            text_put(&t, ts_state_name((ts_state)next_server));
+            ts_text_put(&t, prev_client != next_client ? "; server " : "server ");
+            ts_text_put(&t, ts_state_name((ts_state)prev_server));
+            ts_text_put(&t, " -> ");
+            ts_text_put(&t, ts_state_name((ts_state)next_server));
         }
         ts_add_string(st, r, want, hf_transition, tvb, transition);
     }

@@ -674,15 +674,8 @@ static conn_rare *rare_for(guint32 stream)
 
 static void endpoint_text(char *buf, size_t size, const uint8_t *addr, uint8_t len, uint16_t port)
 {
-    if (len == 0) {
-        g_snprintf(buf, (gulong)size, "port %u", port);
-        return;
-    }
-    address a;
-    char host[64];
-    set_address(&a, len == 4 ? AT_IPv4 : AT_IPv6, len, addr);
-    address_to_str_buf(&a, host, sizeof host);
-    g_snprintf(buf, (gulong)size, len == 4 ? "%s:%u" : "[%s]:%u", host, port);
+    ts_text t = ts_text_on(buf, size);
+    ts_text_endpoint(&t, addr, len, port);
 }
 
 typedef struct conn_view {

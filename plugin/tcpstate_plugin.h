@@ -161,6 +161,24 @@ proto_item *ts_add_string(proto_tree *tree, const ts_refs *r, guint32 want, int 
 proto_item *ts_add_uint(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
                         uint32_t value);
 
+/* ---- text.c: short texts by plain copying -------------------------------------- */
+typedef struct ts_text {
+    char *p, *end; /* end: the buffer's last byte, kept for the terminating NUL */
+} ts_text;
+static inline ts_text ts_text_on(char *buf, size_t size)
+{
+    ts_text t = {buf, buf + size - 1};
+    *buf = '\0';
+    return t;
+}
+/* Like g_snprintf(), these stop at the buffer's end. */
+void ts_text_put(ts_text *t, const char *s);
+void ts_text_uint(ts_text *t, uint32_t v);
+/* "192.0.2.1:80", "[2001:db8::1]:80", or "port 80" when addr_len is 0. */
+void ts_text_endpoint(ts_text *t, const uint8_t *addr, uint8_t addr_len, uint16_t port);
+/* The item's whole label (name included), replacing the one Wireshark would draw. */
+void ts_item_set_label(proto_item *item, const char *label);
+
 /* ---- conn.c, stats.c: connection summary fields, stats tree ----------------- */
 void ts_conn_register(int proto); /* also registers the "tcpstate" tap */
 void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_frame_record *rec);
