@@ -89,7 +89,7 @@ static size_t  lz_dict_len;
 static uint8_t lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
 
 #ifndef TS_HOT_MAX
-#define TS_HOT_MAX 2048u /* tests build with 2 to run every path cold */
+#define TS_HOT_MAX 2048u /* the tests' tcpstate_cold build: 2, every connection goes cold */
 #endif
 #define HOT_MAX TS_HOT_MAX
 
@@ -101,6 +101,8 @@ static guint       closing_head;
 static guint32    *hot_ring;      /* streams made hot, oldest first (HOT_MAX) */
 static guint       hot_ring_head, hot_ring_len;
 static guint32     generation;    /* counts store changes: views older than it are stale */
+static conn_hot    peeked;        /* peek_core(): the last cold core decoded */
+static const void *peeked_blob;   /* the blob `peeked` holds, or NULL */
 
 /* 4-tuple -> latest stream: open addressing over stream + 1, keys read from the slots. */
 static guint32 *ports_table;
@@ -167,6 +169,7 @@ void ts_store_init(void)
     pool_len = pool_cap = 0;
     pool_last_frame = 0;
     lz_dict_len = 0;
+    peeked_blob = NULL;
     generation++;
 }
 
@@ -212,6 +215,7 @@ void ts_store_cleanup(void)
     hot_ring = NULL;
     ports_table = NULL;
     ports_cap = ports_used = 0;
+    peeked_blob = NULL;
     generation++;
 }
 
@@ -547,22 +551,28 @@ static void decode_slot(const conn_slot *slot, conn_hot *hot, size_t bytes)
     memcpy(hot, lz_work + lz_dict_len, bytes);
 }
 
-/* The core of a slot as it is now, without making it hot. */
+/* The core of a slot as it is now, without making it hot. The last blob
+ * decoded here is kept decoded: release_finished() looks at the oldest closed
+ * connection on every segment, and it is usually cold and still in TIME-WAIT.
+ * A blob never changes; it is only freed (forget_peeked() first). */
+static void forget_peeked(const void *blob)
+{
+    if (blob == peeked_blob)
+        peeked_blob = NULL;
+}
+
 static const ts_conn *peek_core(guint32 stream)
 {
-    static conn_hot cache;
-    static guint32 cache_stream = G_MAXUINT32, cache_generation;
     const conn_slot *slot = slot_at(stream);
     if (!(slot->flags & SLOT_HAS_CORE))
         return NULL;
     if (slot->flags & SLOT_HOT)
         return &((const conn_hot *)slot->data)->core;
-    if (cache_stream != stream || cache_generation != generation) {
-        decode_slot(slot, &cache, HOT_CORE_BYTES);
-        cache_stream = stream;
-        cache_generation = generation;
+    if (slot->data == NULL || slot->data != peeked_blob) {
+        decode_slot(slot, &peeked, HOT_CORE_BYTES);
+        peeked_blob = slot->data;
     }
-    return &cache.core;
+    return &peeked.core;
 }
 
 static void make_cold(conn_slot *slot)
@@ -613,6 +623,7 @@ static conn_hot *decode_to_hot(conn_slot *slot)
             hot->patchable = g_array_sized_new(FALSE, FALSE, sizeof(guint32), blob->n_patchable);
             g_array_append_vals(hot->patchable, blob->data, blob->n_patchable);
         }
+        forget_peeked(slot->data);
         g_free(slot->data);
     }
     slot->data = hot;
