@@ -28,7 +28,11 @@ FIELDS = ['frame.number', 'tcpstate.summary', 'tcpstate.sender', 'tcpstate.phase
           'tcpstate.server.prev_state', 'tcpstate.server.state', 'tcpstate.client.endpoint',
           'tcpstate.server.endpoint', 'tcpstate.transition', 'tcpstate.assumed', 'tcpstate.corrects',
           'tcpstate.corrected_by', 'tcpstate.delivery', 'tcpstate.handshake.expected_ack', 'tcpstate.client.time_in_prev_state', 'tcpstate.conn.state',
-          'tcpstate.conn.history', 'tcpstate.expert.unparsed', 'tcpstate.expert.incomplete',
+          'tcpstate.conn.history', 'tcpstate.server.time_in_prev_state', 'tcpstate.time_wait_end',
+          'tcpstate.retransmission', 'tcpstate.keepalive', 'tcpstate.conn.originator', 'tcpstate.conn.closed_first',
+          'tcpstate.conn.open_frame', 'tcpstate.conn.established_frame', 'tcpstate.conn.close_frame',
+          'tcpstate.conn.handshake_rtt', 'tcpstate.conn.time_wait_end', 'tcpstate.conn.client_state',
+          'tcpstate.conn.server_state', 'tcpstate.expert.unparsed', 'tcpstate.expert.incomplete',
           'tcpstate.expert.quoted_in_icmp']
 SNAPS = [54, 66]  # a cut in the TCP header, and in its options
 
@@ -48,6 +52,24 @@ def run(build, pcap, headers, two_pass):
     return out.stdout.splitlines()
 
 
+def make_captures(work, extra=()):
+    """The sample captures, the hostile ones (written to work), any extra
+    ones, and each of them cut to every snap length in SNAPS."""
+    subprocess.run([sys.executable, os.path.join(HERE, 'gen_hostile.py'), work, '--conns', '200'],
+                   check=True, capture_output=True)
+    captures = sorted(glob.glob(os.path.join(ROOT, 'sample-pcaps', '*.pcap')))
+    captures += sorted(glob.glob(os.path.join(work, '*.pcap')))
+    captures += list(extra)
+    for pcap in list(captures):
+        for snap in SNAPS:
+            cut = os.path.join(work, 'snap%d-%s' % (snap, os.path.basename(pcap)))
+            subprocess.run(['editcap', '-s', str(snap), pcap, cut], check=True, capture_output=True)
+            captures.append(cut)
+    for path in glob.glob(os.path.join(work, '*')):
+        os.chmod(path, 0o644)
+    return captures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', required=True)
@@ -55,17 +77,7 @@ def main():
     work = tempfile.mkdtemp(prefix='tcpstate-headers-')
     os.chmod(work, 0o755)
     try:
-        subprocess.run([sys.executable, os.path.join(HERE, 'gen_hostile.py'), work, '--conns', '200'],
-                       check=True, capture_output=True)
-        captures = sorted(glob.glob(os.path.join(ROOT, 'sample-pcaps', '*.pcap')))
-        captures += sorted(glob.glob(os.path.join(work, '*.pcap')))
-        for pcap in list(captures):
-            for snap in SNAPS:
-                cut = os.path.join(work, 'snap%d-%s' % (snap, os.path.basename(pcap)))
-                subprocess.run(['editcap', '-s', str(snap), pcap, cut], check=True, capture_output=True)
-                captures.append(cut)
-        for path in glob.glob(os.path.join(work, '*')):
-            os.chmod(path, 0o644)
+        captures = make_captures(work)
         unparsed_col = FIELDS.index('tcpstate.expert.unparsed')
         failures = compared = unparsed = 0
         jobs = [(pcap, two_pass) for pcap in captures for two_pass in (False, True)]
