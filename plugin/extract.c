@@ -14,6 +14,8 @@
 
 #include <string.h>
 
+#include <wsutil/pint.h>
+
 gint ts_pref_headers = TS_HEADERS_FROM_BYTES;
 
 /* RFC 7323 2.2: the Window Scale option (kind 3, length 3) on a SYN. Options
@@ -63,12 +65,13 @@ gboolean ts_extract_tcp_header(tvbuff_t *tvb, int at, packet_info *pinfo, ts_ext
     out->seg.time_ns = secs * 1000000000 + pinfo->abs_ts.nsecs;
     /* RFC 9293 3.1: ports, sequence number, acknowledgment number, data
      * offset and flags (12 bits with the reserved ones), window. */
-    out->seg.src_port = tvb_get_ntohs(tvb, at);
-    out->seg.dst_port = tvb_get_ntohs(tvb, at + 2);
-    out->seg.seq = tvb_get_ntohl(tvb, at + 4);
-    out->seg.ack = tvb_get_ntohl(tvb, at + 8);
-    out->seg.flags = (uint16_t)(tvb_get_ntohs(tvb, at + 12) & 0x0fff);
-    out->seg.window = tvb_get_ntohs(tvb, at + 14);
+    const guint8 *h = tvb_get_ptr(tvb, at, 20); /* one bounds check for the fixed header */
+    out->seg.src_port = pntoh16(h);
+    out->seg.dst_port = pntoh16(h + 2);
+    out->seg.seq = pntoh32(h + 4);
+    out->seg.ack = pntoh32(h + 8);
+    out->seg.flags = (uint16_t)(pntoh16(h + 12) & 0x0fff);
+    out->seg.window = pntoh16(h + 14);
     out->seg.wscale_opt = (out->seg.flags & TS_TH_SYN) ? window_scale_option(tvb, at, header_len) : 0;
     out->seg.id = pinfo->num;
     out->seg.delivery = TS_DELIVERED;
