@@ -81,12 +81,19 @@ typedef struct conn_blob {
     uint8_t  data[];           /* guint32[n_patchable], then rle */
 } conn_blob;
 
+#define LZ_MIN 4 /* the encoding: see rle_encode */
+#define LZ_MAX (0x3f + LZ_MIN)
+#define LZ_HASH_BITS 10
+
 /* The dictionary of every encoding: the first connection encoded with its
  * core (inactive pending receives zeroed), fixed for the file. Constant
  * fields, states, thresholds and the like then cost a copy each. */
 static uint8_t lz_dict[HOT_CORE_BYTES];
 static size_t  lz_dict_len;
 static uint8_t lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
+/* The hash table of the dictionary's positions whose 4 bytes (LZ_MIN) all lie
+ * in it: the same for every encoding of the file, so built once. */
+static int32_t lz_dict_seen[1u << LZ_HASH_BITS];
 
 #ifndef TS_HOT_MAX
 #define TS_HOT_MAX 2048u /* the tests' tcpstate_cold build: 2, every connection goes cold */
@@ -169,6 +176,7 @@ void ts_store_init(void)
     pool_len = pool_cap = 0;
     pool_last_frame = 0;
     lz_dict_len = 0;
+    memset(lz_dict_seen, 0xff, sizeof lz_dict_seen); /* no dictionary: no position */
     peeked_blob = NULL;
     generation++;
 }
@@ -441,9 +449,6 @@ const ts_frame_extra *ts_store_extra(uint32_t frame)
  *              in the output, the distance in the next two bytes (little endian).
  * A connection's bytes repeat themselves: the pending receive holds a copy of
  * an endpoint and of a segment, sequence numbers recur across the endpoints. */
-#define LZ_MIN 4
-#define LZ_MAX (0x3f + LZ_MIN)
-#define LZ_HASH_BITS 10
 
 static uint32_t lz_hash(const uint8_t *p)
 {
@@ -452,13 +457,22 @@ static uint32_t lz_hash(const uint8_t *p)
     return (v * 2654435761u) >> (32 - LZ_HASH_BITS);
 }
 
-/* Encodes in[start, n); copies may come from in[0, start) too (a dictionary). */
+static void lz_dict_hashed(const uint8_t *dict, size_t len)
+{
+    memset(lz_dict_seen, 0xff, sizeof lz_dict_seen);
+    for (size_t k = 0; k + LZ_MIN <= len; k++)
+        lz_dict_seen[lz_hash(dict + k)] = (int32_t)k;
+}
+
+/* Encodes in[start, n); copies may come from in[0, start) too: the
+ * dictionary, whose table lz_dict_hashed() made. */
 static size_t rle_encode(const uint8_t *in, size_t start, size_t n, uint8_t *out)
 {
     int32_t seen[1u << LZ_HASH_BITS];
     size_t i = start, o = 0, lit = 0; /* lit: literals pending from i - lit */
-    memset(seen, 0xff, sizeof seen);
-    for (size_t k = 0; k < start && k + LZ_MIN <= n; k++)
+    memcpy(seen, lz_dict_seen, sizeof seen);
+    /* The dictionary's last positions read into the input. */
+    for (size_t k = start >= LZ_MIN ? start - LZ_MIN + 1 : 0; k < start && k + LZ_MIN <= n; k++)
         seen[lz_hash(in + k)] = (int32_t)k;
 #define FLUSH_LITERALS()                                                                           \
     while (lit > 0) {                                                                              \
@@ -595,6 +609,7 @@ static void make_cold(conn_slot *slot)
     if (lz_dict_len == 0 && bytes == HOT_CORE_BYTES) {
         memcpy(lz_dict, from, bytes);
         lz_dict_len = bytes;
+        lz_dict_hashed(lz_dict, lz_dict_len);
     }
     memcpy(lz_work, lz_dict, lz_dict_len);
     memcpy(lz_work + lz_dict_len, from, bytes);
