@@ -14,7 +14,7 @@
  * - A connection's state machine, summary and the like (conn_hot, ~750 bytes)
  *   is "hot" (plain structs) only for the last HOT_MAX connections that had a
  *   segment; the others are "cold": the same bytes, encoded (a small LZ77, see
- *   rle_encode; ~300 bytes) in one allocation. A segment of a cold connection
+ *   lz.h; ~300 bytes) in one allocation. A segment of a cold connection
  *   decodes it first, so the core sees the ts_conn it left (but for leftovers
  *   of inactive pending receives, which it never reads) and behaves as if
  *   nothing had happened.
@@ -29,6 +29,8 @@
 #include "tcpstate_plugin.h"
 
 #include <string.h>
+
+#include "lz.h"
 
 #include <epan/address.h>
 #include <epan/to_str.h>
@@ -81,19 +83,12 @@ typedef struct conn_blob {
     uint8_t  data[];           /* guint32[n_patchable], then rle */
 } conn_blob;
 
-#define LZ_MIN 4 /* the encoding: see rle_encode */
-#define LZ_MAX (0x3f + LZ_MIN)
-#define LZ_HASH_BITS 10
-
-/* The dictionary of every encoding: the first connection encoded with its
- * core (inactive pending receives zeroed), fixed for the file. Constant
+/* The dictionary of every encoding (lz.h): the first connection encoded with
+ * its core (inactive pending receives zeroed), fixed for the file. Constant
  * fields, states, thresholds and the like then cost a copy each. */
-static uint8_t lz_dict[HOT_CORE_BYTES];
-static size_t  lz_dict_len;
-static uint8_t lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
-/* The hash table of the dictionary's positions whose 4 bytes (LZ_MIN) all lie
- * in it: the same for every encoding of the file, so built once. */
-static int32_t lz_dict_seen[1u << LZ_HASH_BITS];
+static uint8_t    lz_dict_bytes[HOT_CORE_BYTES];
+static ts_lz_dict lz_dict;
+static uint8_t    lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
 
 #ifndef TS_HOT_MAX
 #define TS_HOT_MAX 2048u /* the tests' tcpstate_cold build: 2, every connection goes cold */
@@ -175,8 +170,7 @@ void ts_store_init(void)
     pool = NULL;
     pool_len = pool_cap = 0;
     pool_last_frame = 0;
-    lz_dict_len = 0;
-    memset(lz_dict_seen, 0xff, sizeof lz_dict_seen); /* no dictionary: no position */
+    ts_lz_dict_set(&lz_dict, NULL, 0);
     peeked_blob = NULL;
     generation++;
 }
@@ -442,110 +436,6 @@ const ts_frame_extra *ts_store_extra(uint32_t frame)
 
 /* ---- hot and cold connections ---------------------------------------------------- */
 
-/* Encoding (a small LZ77): a control byte c, then
- *   c < 0x80:  c + 1 literal bytes follow;
- *   c < 0xc0:  c - 0x80 + 2 zero bytes (2 to 65);
- *   otherwise: c - 0xc0 + 4 bytes (4 to 67) copied from `distance` bytes back
- *              in the output, the distance in the next two bytes (little endian).
- * A connection's bytes repeat themselves: the pending receive holds a copy of
- * an endpoint and of a segment, sequence numbers recur across the endpoints. */
-
-static uint32_t lz_hash(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return (v * 2654435761u) >> (32 - LZ_HASH_BITS);
-}
-
-static void lz_dict_hashed(const uint8_t *dict, size_t len)
-{
-    memset(lz_dict_seen, 0xff, sizeof lz_dict_seen);
-    for (size_t k = 0; k + LZ_MIN <= len; k++)
-        lz_dict_seen[lz_hash(dict + k)] = (int32_t)k;
-}
-
-/* Encodes in[start, n); copies may come from in[0, start) too: the
- * dictionary, whose table lz_dict_hashed() made. */
-static size_t rle_encode(const uint8_t *in, size_t start, size_t n, uint8_t *out)
-{
-    int32_t seen[1u << LZ_HASH_BITS];
-    size_t i = start, o = 0, lit = 0; /* lit: literals pending from i - lit */
-    memcpy(seen, lz_dict_seen, sizeof seen);
-    /* The dictionary's last positions read into the input. */
-    for (size_t k = start >= LZ_MIN ? start - LZ_MIN + 1 : 0; k < start && k + LZ_MIN <= n; k++)
-        seen[lz_hash(in + k)] = (int32_t)k;
-#define FLUSH_LITERALS()                                                                           \
-    while (lit > 0) {                                                                              \
-        size_t k = lit > 128 ? 128 : lit;                                                          \
-        out[o++] = (uint8_t)(k - 1);                                                               \
-        memcpy(out + o, in + i - lit, k);                                                          \
-        o += k;                                                                                    \
-        lit -= k;                                                                                  \
-    }
-    while (i < n) {
-        size_t z = 0;
-        while (i + z < n && in[i + z] == 0 && z < 65)
-            z++;
-        if (z >= 2) {
-            FLUSH_LITERALS();
-            out[o++] = (uint8_t)(0x80 + z - 2);
-            i += z;
-            continue;
-        }
-        if (i + LZ_MIN <= n) {
-            uint32_t h = lz_hash(in + i);
-            int32_t cand = seen[h];
-            seen[h] = (int32_t)i;
-            if (cand >= 0 && i - (size_t)cand <= 0xffff && memcmp(in + cand, in + i, LZ_MIN) == 0) {
-                size_t len = LZ_MIN;
-                while (i + len < n && len < LZ_MAX && in[cand + len] == in[i + len])
-                    len++;
-                FLUSH_LITERALS();
-                size_t dist = i - (size_t)cand;
-                out[o++] = (uint8_t)(0xc0 + len - LZ_MIN);
-                out[o++] = (uint8_t)dist;
-                out[o++] = (uint8_t)(dist >> 8);
-                for (size_t k = 1; k < len && i + k + LZ_MIN <= n; k++)
-                    seen[lz_hash(in + i + k)] = (int32_t)(i + k);
-                i += len;
-                continue;
-            }
-        }
-        i++;
-        lit++;
-    }
-    FLUSH_LITERALS();
-#undef FLUSH_LITERALS
-    return o;
-}
-
-#define RLE_MAX(n) ((n) + (n) / 128 + 2)
-
-/* Decodes into out[start, n), out[0, start) holding the dictionary it was encoded with. */
-static void rle_decode(const uint8_t *in, uint8_t *out, size_t start, size_t n)
-{
-    size_t o = start;
-    while (o < n) {
-        uint8_t c = *in++;
-        if (c < 0x80) {
-            size_t len = (size_t)c + 1;
-            memcpy(out + o, in, len <= n - o ? len : n - o);
-            in += len;
-            o += len;
-        } else if (c < 0xc0) {
-            size_t len = (size_t)c - 0x80 + 2;
-            memset(out + o, 0, len <= n - o ? len : n - o);
-            o += len;
-        } else {
-            size_t len = (size_t)c - 0xc0 + LZ_MIN;
-            size_t dist = (size_t)in[0] | (size_t)in[1] << 8;
-            in += 2;
-            for (size_t k = 0; k < len && o < n; k++, o++)
-                out[o] = out[o - dist];
-        }
-    }
-}
-
 static conn_slot *slot_at(guint32 stream)
 {
     return &g_array_index(conns, conn_slot, stream);
@@ -560,9 +450,7 @@ static void decode_slot(const conn_slot *slot, conn_hot *hot, size_t bytes)
         memset(hot, 0, bytes);
         return;
     }
-    memcpy(lz_work, lz_dict, lz_dict_len);
-    rle_decode(blob->data + blob->n_patchable * sizeof(guint32), lz_work, lz_dict_len, lz_dict_len + bytes);
-    memcpy(hot, lz_work + lz_dict_len, bytes);
+    ts_lz_decode(&lz_dict, blob->data + blob->n_patchable * sizeof(guint32), (uint8_t *)hot, bytes, lz_work);
 }
 
 /* The core of a slot as it is now, without making it hot. The last blob
@@ -591,7 +479,7 @@ static const ts_conn *peek_core(guint32 stream)
 
 static void make_cold(conn_slot *slot)
 {
-    static uint8_t scratch[RLE_MAX(sizeof(conn_hot))];
+    static uint8_t scratch[TS_LZ_MAX_OUT(sizeof(conn_hot))];
     static conn_hot copy;
     conn_hot *hot = (conn_hot *)slot->data;
     size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
@@ -606,14 +494,11 @@ static void make_cold(conn_slot *slot)
                 memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
         from = (const uint8_t *)&copy;
     }
-    if (lz_dict_len == 0 && bytes == HOT_CORE_BYTES) {
-        memcpy(lz_dict, from, bytes);
-        lz_dict_len = bytes;
-        lz_dict_hashed(lz_dict, lz_dict_len);
+    if (lz_dict.len == 0 && bytes == HOT_CORE_BYTES) {
+        memcpy(lz_dict_bytes, from, bytes);
+        ts_lz_dict_set(&lz_dict, lz_dict_bytes, bytes);
     }
-    memcpy(lz_work, lz_dict, lz_dict_len);
-    memcpy(lz_work + lz_dict_len, from, bytes);
-    size_t n = rle_encode(lz_work, lz_dict_len, lz_dict_len + bytes, scratch);
+    size_t n = ts_lz_encode(&lz_dict, from, bytes, scratch, lz_work);
     guint32 np = hot->patchable != NULL ? hot->patchable->len : 0;
     conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(guint32) + n);
     blob->n_patchable = np;
