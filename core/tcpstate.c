@@ -307,6 +307,27 @@ static bool ack_acceptable(const ts_endpoint *ep, uint32_t ack);
  * Each correction names the side, the state it really had, and the first
  * segment whose annotation was wrong; the caller patches what it stored.
  */
+static bool carries_syn_fin_or_rst(const ts_segment *seg)
+{
+    return (seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST)) != 0;
+}
+
+/* What a segment with no SYN, FIN or RST proves about the receive pending
+ * from its peer: none of rules 1-5 below can apply to it (each needs one of
+ * those flags), so it only confirms. Anything from the receiver confirms a
+ * bare ACK it got (rule 4 needs a resent SYN or FIN); a SYN or FIN arrived
+ * once the receiver acknowledges it (RFC 9293 3.4: SEG.ACK covers it). A
+ * deferred one stays: it arrives after this segment (the caller applies it). */
+static void confirm_peer_pending(ts_pending *peer, const ts_segment *seg)
+{
+    if (!peer->active)
+        return;
+    if (peer->kind == PENDING_ACK)
+        peer->active = 0;
+    else if (!peer->deferred && has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))
+        peer->active = 0;
+}
+
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                            ts_correction *corr)
 {
@@ -314,6 +335,11 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     ts_pending *own = &conn->pending[s];
     ts_pending *peer = &conn->pending[r];
     const ts_segment *last = &conn->last;
+
+    if (!carries_syn_fin_or_rst(seg)) {
+        confirm_peer_pending(peer, seg);
+        return;
+    }
 
     /* 5: a RST straight after new data from the peer, from a side that has
      * sent its FIN (FIN-WAIT-1/2): its application had closed, the data reset
@@ -883,21 +909,26 @@ static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
 }
 
 /* The common case in one place: data or a bare ACK between two ESTABLISHED
- * ends that have both been seen, with no receive pending confirmation, no
- * SYN or FIN owed an ACK, no FIN sent. RFC 9293 3.10.7.4 then moves no state:
- * the sender's ACK and window are noted, in-order text moves the receiver's
- * RCV.NXT (seventh step). This is exactly what ts_conn_step_general() does
- * with such a segment, minus its bookkeeping (evidence rules, the pending
- * receive, the classification); tests/unit/test_fast_path.c runs both on the
- * same traffic and requires identical annotations and connection states.
- * Returns false, touching nothing, for any other segment. */
+ * ends that have both been seen, with no SYN or FIN owed an ACK, no FIN
+ * sent. RFC 9293 3.10.7.4 then moves no state: the sender's ACK and window
+ * are noted, in-order text moves the receiver's RCV.NXT (seventh step).
+ * As evidence it can only confirm the receive pending from the peer
+ * (confirm_peer_pending); the sender's own pending receive is untouched (it
+ * waits for the peer's segments), and since no state moves this receive
+ * starts none. A deferred receive from the peer would arrive after this
+ * segment: that is the general path's. This is exactly what
+ * ts_conn_step_general() does with such a segment, minus its bookkeeping
+ * (the other evidence rules, the classification); tests/unit/test_fast_path.c
+ * runs both on the same traffic and requires identical annotations and
+ * connection states. Returns false, touching nothing, for any other segment. */
 bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
 {
     int s = seg->from_b ? 1 : 0;
     ts_endpoint *ep = &conn->ep[s], *peer = &conn->ep[1 - s];
+    ts_pending *peer_pending = &conn->pending[1 - s];
     if ((seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) != TS_TH_ACK ||
         seg->delivery != TS_DELIVERED || ep->state != TS_ESTABLISHED || peer->state != TS_ESTABLISHED ||
-        conn->pending[0].active || conn->pending[1].active || conn->seen_from != 3 ||
+        (peer_pending->active && peer_pending->deferred) || conn->seen_from != 3 ||
         ep->ack_due != ACK_DUE_NONE || ep->fin_sent || !ep->rcv_known || !peer->rcv_known)
         return false;
 
@@ -905,6 +936,7 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     if (corr != NULL)
         corr[0].valid = corr[1].valid = false;
     conn->segments++;
+    confirm_peer_pending(peer_pending, seg);
 
     /* The send: our ACK and window (send_effects). */
     ep->window = ts_scaled_window(ep, peer, seg);
