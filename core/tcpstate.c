@@ -41,6 +41,40 @@ static uint32_t control_end(const ts_segment *seg)
     return (has(seg, TS_TH_FIN) ? fin_position(seg) : seg->seq) + 1u;
 }
 
+/* ---- rules both paths apply to every ACK and every byte of data -------- */
+
+/* The send of an ACK: the highest acknowledgment its sender has sent. */
+static void note_ack_sent(ts_endpoint *ep, uint32_t ack)
+{
+    if (seq_gt(ack, ep->highest_ack) || ep->highest_ack == 0)
+        ep->highest_ack = ack;
+}
+
+/* The send of sequence space up to `end`: SND.NXT moves on, never back
+ * (a retransmission resends below it). */
+static void advance_snd_nxt(ts_endpoint *ep, uint32_t end)
+{
+    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
+        ep->snd_nxt = end;
+}
+
+/* One below what was already sent, zero or one byte: a keep-alive or a
+ * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves.
+ * (For a segment with neither SYN nor FIN.) */
+static bool is_keepalive(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt;
+}
+
+/* RFC 9293 3.10.7.4, seventh step, the text: RCV.NXT moves over data that
+ * starts at or before it and ends after it (in-order, or overlapping). */
+static void take_in_order_text(ts_endpoint *ep, const ts_segment *seg)
+{
+    uint32_t end = seg->seq + seg->payload_len;
+    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) && seq_gt(end, ep->rcv_nxt))
+        ep->rcv_nxt = end;
+}
+
 static ts_role role_of(const ts_conn *conn, int endpoint)
 {
     return (endpoint == 1) == (conn->client_is_b != 0) ? TS_CLIENT : TS_SERVER;
@@ -525,8 +559,7 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
             ep->rcv_known = 1;
             ep->rcv_nxt = seg->ack;
         }
-        if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
-            ep->highest_ack = seg->ack;
+        note_ack_sent(ep, seg->ack);
     }
 
     if (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))
@@ -625,15 +658,11 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
             if (conn->first_fin_by == 0)
                 conn->first_fin_by = (uint8_t)(1 + s);
         }
-    } else if (!has(seg, TS_TH_SYN) && seg->payload_len <= 1 && ep->snd_nxt != 0 &&
-               seg->seq + 1u == ep->snd_nxt) {
-        /* One below what was already sent, zero or one byte: a keep-alive or a
-         * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves. */
+    } else if (!has(seg, TS_TH_SYN) && is_keepalive(ep, seg)) {
         out->notes |= TS_NOTE_KEEPALIVE;
     }
 
-    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
-        ep->snd_nxt = end;
+    advance_snd_nxt(ep, end);
 }
 
 /* ---- the receive event: one case per state (RFC 9293 3.10.7) -------------- */
@@ -839,10 +868,8 @@ static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_anno
         break;
     }
 
-    /* Seventh step, the text: RCV.NXT moves over in-order data. */
-    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) &&
-        seq_gt(seg->seq + seg->payload_len, ep->rcv_nxt))
-        ep->rcv_nxt = seg->seq + seg->payload_len;
+    /* Seventh step, the text. */
+    take_in_order_text(ep, seg);
 
     /* Eighth step, the FIN: only once everything before it has arrived. */
     if (has(seg, TS_TH_FIN)) {
@@ -942,17 +969,13 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     ep->window = ts_scaled_window(ep, peer, seg);
     if (seq_gt(seg->ack, ep->rcv_nxt))
         ep->rcv_nxt = seg->ack;
-    if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
-        ep->highest_ack = seg->ack;
-    if (seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt)
+    note_ack_sent(ep, seg->ack);
+    if (is_keepalive(ep, seg))
         out->notes |= TS_NOTE_KEEPALIVE;
-    uint32_t end = seg->seq + seg->payload_len;
-    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
-        ep->snd_nxt = end;
+    advance_snd_nxt(ep, seg->seq + seg->payload_len);
 
     /* The receive: in-order text (receive_effects, seventh step). */
-    if (seg->payload_len > 0 && seq_le(seg->seq, peer->rcv_nxt) && seq_gt(end, peer->rcv_nxt))
-        peer->rcv_nxt = end;
+    take_in_order_text(peer, seg);
 
     conn->last = *seg;
     conn->last.from_b = (uint8_t)s;
