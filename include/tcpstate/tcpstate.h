@@ -196,23 +196,27 @@ typedef struct ts_pending {
 } ts_pending;
 
 typedef struct ts_conn {
-    ts_config   config;
+    /* What every segment reads or writes comes first, together: a capture
+     * interleaves many connections, and each segment should cost its
+     * connection as few cache lines as can be. The pending receives, read
+     * through their `active` flags, and what only rare cases read, follow. */
     ts_endpoint ep[2];        /* by endpoint: [0] A, [1] B */
-    ts_pending  pending[2];   /* by sending endpoint */
     uint8_t     started;
     uint8_t     client_is_b;  /* role of endpoint B */
     uint8_t     mid_stream;   /* roles guessed: capture began mid-connection */
+    uint8_t     seen_from;    /* bit per endpoint: segments seen */
     uint8_t     simultaneous_open;
     uint8_t     first_fin_by; /* 0 none, 1 + endpoint that sent the first FIN */
     uint8_t     first_syn_by; /* 0 none, 1 + endpoint that sent the first SYN */
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
-    uint8_t     seen_from;    /* bit per endpoint: segments seen */
+    uint32_t    segments;
+    uint32_t    incarnation;  /* connections so far on these ports */
+    ts_segment  last;         /* the previous segment (for a RST that answers it) */
+    ts_config   config;
     uint8_t     bad_synack_ack_valid;
     uint32_t    bad_synack_ack; /* ack of the last unacceptable ACK or SYN-ACK in
                                    SYN-SENT (figure 8): our RST answers it */
-    uint32_t    incarnation;  /* connections so far on these ports */
-    uint32_t    segments;
-    ts_segment  last;         /* the previous segment (for a RST that answers it) */
+    ts_pending  pending[2];   /* by sending endpoint */
 } ts_conn;
 
 /* Start a connection. */
