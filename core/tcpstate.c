@@ -929,6 +929,25 @@ static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_fir
 
 /* ---- one step -------------------------------------------------------------- */
 
+/* Keep a receive that changed its receiver's state (or, deferred, will), so
+ * that later evidence can take it back (check_evidence). Every field is
+ * written: no memset, which compilers turn into a slow `rep stos` here. */
+static void start_pending(ts_pending *p, const ts_segment *seg, uint8_t kind, const ts_endpoint *rx_before)
+{
+    p->active = 1;
+    p->kind = kind;
+    p->state_before = rx_before->state;
+    p->deferred = 0;
+    p->id = seg->id;
+    p->applied_id = seg->id;
+    p->ctl_end = kind == PENDING_CONTROL ? control_end(seg) : 0;
+    /* A bare ACK: the receiver's control it acknowledged, its FIN if it
+     * had one, else its SYN. */
+    p->acked_ctl = kind == PENDING_ACK ? (rx_before->fin_sent ? rx_before->fin_seq + 1u : rx_before->isn + 1u) : 0;
+    p->rx_before = *rx_before;
+    p->seg = *seg;
+}
+
 static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
 {
     for (int e = 0; e < 2; e++)
@@ -1091,32 +1110,12 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     if (has(seg, TS_TH_RST) || !peer_ever_seen) {
         p->active = 0; /* nothing later could take it back */
     } else if (seg->delivery == TS_DELIVERED_LATE && carries_control) {
-        memset(p, 0, sizeof *p);
-        p->active = 1;
+        static const ts_endpoint not_yet_received = {0};
+        start_pending(p, seg, PENDING_CONTROL, &not_yet_received);
         p->deferred = 1;
-        p->kind = PENDING_CONTROL;
-        p->id = seg->id;
-        p->applied_id = seg->id;
-        p->seg = *seg;
         p->seg.delivery = TS_DELIVERED;
-        p->ctl_end = control_end(seg);
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
-        memset(p, 0, sizeof *p);
-        p->active = 1;
-        p->id = seg->id;
-        p->applied_id = seg->id;
-        p->seg = *seg;
-        p->rx_before = rx_before;
-        p->state_before = rx_before.state;
-        if (carries_control) {
-            p->kind = PENDING_CONTROL;
-            p->ctl_end = control_end(seg);
-        } else {
-            p->kind = PENDING_ACK;
-            /* The receiver's control this ACK acknowledged: its FIN if it had
-             * one, else its SYN. */
-            p->acked_ctl = rx_before.fin_sent ? rx_before.fin_seq + 1u : rx_before.isn + 1u;
-        }
+        start_pending(p, seg, carries_control ? PENDING_CONTROL : PENDING_ACK, &rx_before);
     }
     conn->seen_from |= (uint8_t)(1u << s);
     conn->last = *seg;
