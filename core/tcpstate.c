@@ -125,6 +125,7 @@ static bool src_port_looks_like_server(uint16_t src, uint16_t dst)
 static void reset_incarnation(ts_conn *conn)
 {
     memset(conn->pending, 0, sizeof conn->pending);
+    memset(conn->pending_detail, 0, sizeof conn->pending_detail);
     conn->simultaneous_open = 0;
     conn->first_fin_by = 0;
     conn->first_syn_by = 0;
@@ -368,6 +369,8 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     int r = 1 - s;
     ts_pending *own = &conn->pending[s];
     ts_pending *peer = &conn->pending[r];
+    const ts_pending_detail *own_detail = &conn->pending_detail[s];
+    const ts_pending_detail *peer_detail = &conn->pending_detail[r];
     const ts_segment *last = &conn->last;
 
     if (!carries_syn_fin_or_rst(seg)) {
@@ -391,11 +394,11 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     /* (A SYN-ACK after our bare SYN is the next step of a simultaneous open,
      * not the same SYN again: a resend keeps its ACK flag.) */
     if (own->active && own->kind == PENDING_CONTROL &&
-        resends_control(seg, own->ctl_end, has(&own->seg, TS_TH_SYN)) &&
-        has(seg, TS_TH_ACK) == has(&own->seg, TS_TH_ACK)) {
+        resends_control(seg, own->ctl_end, has(&own_detail->seg, TS_TH_SYN)) &&
+        has(seg, TS_TH_ACK) == has(&own_detail->seg, TS_TH_ACK)) {
         uint8_t really = conn->ep[r].state; /* a deferred one was never applied */
         if (!own->deferred) {
-            restore_receive_side(&conn->ep[r], &own->rx_before);
+            restore_receive_side(&conn->ep[r], &own_detail->rx_before);
             really = own->state_before;
         }
         report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
@@ -405,13 +408,13 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     if (!peer->active)
         return;
     if (peer->kind == PENDING_CONTROL) {
-        bool peer_syn = has(&peer->seg, TS_TH_SYN);
+        bool peer_syn = has(&peer_detail->seg, TS_TH_SYN);
         if (peer->deferred)
             return; /* already known to arrive after this side's next segment */
         /* 3: a RST answering the SYN, from a side that never sent a SYN-ACK. */
-        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
+        if (peer_syn && !has(&peer_detail->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
             conn->ep[s].passive && !conn->ep[s].isn_known) {
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             conn->ep[s].state = TS_CLOSED;
             conn->ep[s].passive = 0;
             report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id, peer->applied_id, true);
@@ -423,9 +426,9 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
          * line 3-4; 3.10.7.3). The server was LISTEN when that one came, so
          * this SYN had not reached it: it was lost or is still on its way, and
          * its retransmission (figure 8, line 6) is what will arrive. */
-        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
+        if (peer_syn && !has(&peer_detail->seg, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
             !has(seg, TS_TH_RST) && !ack_acceptable(&conn->ep[r], seg->ack)) {
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
                    false);
             peer->active = 0;
@@ -439,9 +442,9 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
          * peer's: it waited a whole retransmission timeout and heard nothing,
          * so the peer's segment did not cross this one, it was lost. */
         if (resends_own_control(&conn->ep[s], seg)) {
-            if (crossed_retransmission(&conn->ep[s], seg, &peer->seg))
+            if (crossed_retransmission(&conn->ep[s], seg, &peer_detail->seg))
                 return; /* crossed: it still arrived where it was captured */
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id,
                    peer->applied_id, false);
             peer->active = 0;
@@ -456,7 +459,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         if ((has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && !has(seg, TS_TH_RST)) {
             uint8_t really = peer->state_before;
             bool was_no_listener = false;
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             if (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK) && really == TS_LISTEN) {
                 /* A side that sends its own SYN was no listener: simultaneous open. */
                 really = TS_CLOSED;
@@ -474,7 +477,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
      * its own timer: not as the answer it owes to a SYN or FIN it got again. */
     if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
         (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && conn->ep[s].ack_due == ACK_DUE_NONE) {
-        restore_receive_side(&conn->ep[s], &peer->rx_before);
+        restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
         report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
                false);
     }
@@ -932,7 +935,8 @@ static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_fir
 /* Keep a receive that changed its receiver's state (or, deferred, will), so
  * that later evidence can take it back (check_evidence). Every field is
  * written: no memset, which compilers turn into a slow `rep stos` here. */
-static void start_pending(ts_pending *p, const ts_segment *seg, uint8_t kind, const ts_endpoint *rx_before)
+static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *seg, uint8_t kind,
+                          const ts_endpoint *rx_before)
 {
     p->active = 1;
     p->kind = kind;
@@ -944,8 +948,8 @@ static void start_pending(ts_pending *p, const ts_segment *seg, uint8_t kind, co
     /* A bare ACK: the receiver's control it acknowledged, its FIN if it
      * had one, else its SYN. */
     p->acked_ctl = kind == PENDING_ACK ? (rx_before->fin_sent ? rx_before->fin_seq + 1u : rx_before->isn + 1u) : 0;
-    p->rx_before = *rx_before;
-    p->seg = *seg;
+    detail->rx_before = *rx_before;
+    detail->seg = *seg;
 }
 
 static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
@@ -1065,15 +1069,15 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
          * timer") runs 2*MSL from this segment on. This segment's time is the
          * earliest the arrival can be; a capture taken at the receiver sees
          * the arrival right after it. */
-        ts_segment arrival = late->seg;
+        ts_segment arrival = conn->pending_detail[r].seg;
         if (seg->time_ns > arrival.time_ns)
             arrival.time_ns = seg->time_ns;
         receive_effects(conn, s, &arrival, out);
         late->deferred = 0;
         late->applied_id = seg->id;
-        late->rx_before = before;
+        conn->pending_detail[r].rx_before = before;
         late->state_before = before.state;
-        if (late->state_before != conn->ep[s].state && has(&late->seg, TS_TH_FIN) &&
+        if (late->state_before != conn->ep[s].state && has(&conn->pending_detail[r].seg, TS_TH_FIN) &&
             conn->ep[s].state == TS_CLOSING)
             out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
     }
@@ -1111,11 +1115,12 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
         p->active = 0; /* nothing later could take it back */
     } else if (seg->delivery == TS_DELIVERED_LATE && carries_control) {
         static const ts_endpoint not_yet_received = {0};
-        start_pending(p, seg, PENDING_CONTROL, &not_yet_received);
+        start_pending(p, &conn->pending_detail[s], seg, PENDING_CONTROL, &not_yet_received);
         p->deferred = 1;
-        p->seg.delivery = TS_DELIVERED;
+        conn->pending_detail[s].seg.delivery = TS_DELIVERED;
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
-        start_pending(p, seg, carries_control ? PENDING_CONTROL : PENDING_ACK, &rx_before);
+        start_pending(p, &conn->pending_detail[s], seg, carries_control ? PENDING_CONTROL : PENDING_ACK,
+                      &rx_before);
     }
     conn->seen_from |= (uint8_t)(1u << s);
     conn->last = *seg;
