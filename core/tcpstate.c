@@ -66,6 +66,14 @@ static bool is_keepalive(const ts_endpoint *ep, const ts_segment *seg)
     return seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt;
 }
 
+/* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
+ * after CLOSE). Retransmitted data before the FIN is not. (For a segment
+ * without FIN: a FIN sent again after data is the FIN's own case.) */
+static bool sends_data_after_fin(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return ep->fin_sent && seg->payload_len > 0 && seq_gt(seg->seq + seg->payload_len, ep->fin_seq);
+}
+
 /* RFC 9293 3.10.7.4, seventh step, the text: RCV.NXT moves over data that
  * starts at or before it and ends after it (in-order, or overlapping). */
 static void take_in_order_text(ts_endpoint *ep, const ts_segment *seg)
@@ -629,10 +637,7 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
         out->notes |= TS_NOTE_STATES_ASSUMED;
     }
 
-    /* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
-     * after CLOSE). Retransmitted data before the FIN is not. */
-    if (ep->fin_sent && seg->payload_len > 0 &&
-        seq_gt(seg->seq + seg->payload_len, ep->fin_seq) && !has(seg, TS_TH_FIN))
+    if (!has(seg, TS_TH_FIN) && sends_data_after_fin(ep, seg))
         out->notes |= TS_NOTE_DATA_AFTER_FIN;
 
     if (has(seg, TS_TH_FIN)) {
@@ -958,15 +963,25 @@ static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
         out->prev[role_of(conn, e)] = conn->ep[e].state;
 }
 
-/* The common case in one place: data or a bare ACK between two ESTABLISHED
- * ends that have both been seen, with no SYN or FIN owed an ACK, no FIN
- * sent. RFC 9293 3.10.7.4 then moves no state: the sender's ACK and window
- * are noted, in-order text moves the receiver's RCV.NXT (seventh step).
- * As evidence it can only confirm the receive pending from the peer
- * (confirm_peer_pending); the sender's own pending receive is untouched (it
- * waits for the peer's segments), and since no state moves this receive
- * starts none. A deferred receive from the peer would arrive after this
- * segment: that is the general path's. This is exactly what
+/* States from which a segment with no SYN, FIN or RST moves no state of
+ * its sender (RFC 9293 3.10.4: only a SYN, a FIN or a RST does; the
+ * exceptions in send_effects() need a peer never seen), and in which its
+ * receiver stays whatever its ACK says (3.10.7.4, fifth step: only
+ * SYN-RECEIVED, FIN-WAIT-1, CLOSING and LAST-ACK wait for an ACK). */
+#define SYNCHRONIZED_SENDERS ((1u << TS_ESTABLISHED) | (1u << TS_FIN_WAIT_1) | (1u << TS_FIN_WAIT_2) | \
+                              (1u << TS_CLOSE_WAIT))
+#define ACK_INDIFFERENT_RECEIVERS ((1u << TS_ESTABLISHED) | (1u << TS_FIN_WAIT_2) | (1u << TS_CLOSE_WAIT))
+
+/* The common case in one place: data or a bare ACK between two ends that
+ * have both been seen, both synchronized, where neither can change state:
+ * ESTABLISHED both, or one side half-closed (its FIN sent and acknowledged,
+ * the other side still sending), with no SYN or FIN owed an ACK. The sender's
+ * ACK and window are noted, in-order text moves the receiver's RCV.NXT
+ * (seventh step). As evidence it can only confirm the receive pending from
+ * the peer (confirm_peer_pending); the sender's own pending receive is
+ * untouched (it waits for the peer's segments), and since no state moves
+ * this receive starts none. A deferred receive from the peer would arrive
+ * after this segment: that is the general path's. This is exactly what
  * ts_conn_step_general() does with such a segment, minus its bookkeeping
  * (the other evidence rules, the classification); tests/unit/test_fast_path.c
  * runs both on the same traffic and requires identical annotations and
@@ -977,9 +992,10 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     ts_endpoint *ep = &conn->ep[s], *peer = &conn->ep[1 - s];
     ts_pending *peer_pending = &conn->pending[1 - s];
     if ((seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) != TS_TH_ACK ||
-        seg->delivery != TS_DELIVERED || ep->state != TS_ESTABLISHED || peer->state != TS_ESTABLISHED ||
+        seg->delivery != TS_DELIVERED || !((1u << ep->state) & SYNCHRONIZED_SENDERS) ||
+        !((1u << peer->state) & ACK_INDIFFERENT_RECEIVERS) ||
         (peer_pending->active && peer_pending->deferred) || conn->seen_from != 3 ||
-        ep->ack_due != ACK_DUE_NONE || ep->fin_sent || !ep->rcv_known || !peer->rcv_known)
+        ep->ack_due != ACK_DUE_NONE || !ep->rcv_known || !peer->rcv_known)
         return false;
 
     memset(out, 0, sizeof *out);
@@ -993,6 +1009,8 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     if (seq_gt(seg->ack, ep->rcv_nxt))
         ep->rcv_nxt = seg->ack;
     note_ack_sent(ep, seg->ack);
+    if (sends_data_after_fin(ep, seg))
+        out->notes |= TS_NOTE_DATA_AFTER_FIN;
     if (is_keepalive(ep, seg))
         out->notes |= TS_NOTE_KEEPALIVE;
     advance_snd_nxt(ep, seg->seq + seg->payload_len);
@@ -1004,9 +1022,10 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     conn->last.from_b = (uint8_t)s;
     if (conn->mid_stream)
         out->notes |= TS_NOTE_ROLES_GUESSED | TS_NOTE_STATES_ASSUMED;
-    out->sender = (uint8_t)role_of(conn, s);
-    out->prev[TS_CLIENT] = out->prev[TS_SERVER] = TS_ESTABLISHED;
-    out->next[TS_CLIENT] = out->next[TS_SERVER] = TS_ESTABLISHED;
+    ts_role sender = role_of(conn, s);
+    out->sender = (uint8_t)sender;
+    out->prev[sender] = out->next[sender] = ep->state;
+    out->prev[1 - sender] = out->next[1 - sender] = peer->state;
     out->phase = TS_PHASE_DATA;
     return true;
 }
