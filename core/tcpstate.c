@@ -41,6 +41,48 @@ static uint32_t control_end(const ts_segment *seg)
     return (has(seg, TS_TH_FIN) ? fin_position(seg) : seg->seq) + 1u;
 }
 
+/* ---- rules both paths apply to every ACK and every byte of data -------- */
+
+/* The send of an ACK: the highest acknowledgment its sender has sent. */
+static void note_ack_sent(ts_endpoint *ep, uint32_t ack)
+{
+    if (seq_gt(ack, ep->highest_ack) || ep->highest_ack == 0)
+        ep->highest_ack = ack;
+}
+
+/* The send of sequence space up to `end`: SND.NXT moves on, never back
+ * (a retransmission resends below it). */
+static void advance_snd_nxt(ts_endpoint *ep, uint32_t end)
+{
+    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
+        ep->snd_nxt = end;
+}
+
+/* One below what was already sent, zero or one byte: a keep-alive or a
+ * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves.
+ * (For a segment with neither SYN nor FIN.) */
+static bool is_keepalive(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt;
+}
+
+/* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
+ * after CLOSE). Retransmitted data before the FIN is not. (For a segment
+ * without FIN: a FIN sent again after data is the FIN's own case.) */
+static bool sends_data_after_fin(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return ep->fin_sent && seg->payload_len > 0 && seq_gt(seg->seq + seg->payload_len, ep->fin_seq);
+}
+
+/* RFC 9293 3.10.7.4, seventh step, the text: RCV.NXT moves over data that
+ * starts at or before it and ends after it (in-order, or overlapping). */
+static void take_in_order_text(ts_endpoint *ep, const ts_segment *seg)
+{
+    uint32_t end = seg->seq + seg->payload_len;
+    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) && seq_gt(end, ep->rcv_nxt))
+        ep->rcv_nxt = end;
+}
+
 static ts_role role_of(const ts_conn *conn, int endpoint)
 {
     return (endpoint == 1) == (conn->client_is_b != 0) ? TS_CLIENT : TS_SERVER;
@@ -91,6 +133,7 @@ static bool src_port_looks_like_server(uint16_t src, uint16_t dst)
 static void reset_incarnation(ts_conn *conn)
 {
     memset(conn->pending, 0, sizeof conn->pending);
+    memset(conn->pending_detail, 0, sizeof conn->pending_detail);
     conn->simultaneous_open = 0;
     conn->first_fin_by = 0;
     conn->first_syn_by = 0;
@@ -307,13 +350,41 @@ static bool ack_acceptable(const ts_endpoint *ep, uint32_t ack);
  * Each correction names the side, the state it really had, and the first
  * segment whose annotation was wrong; the caller patches what it stored.
  */
+static bool carries_syn_fin_or_rst(const ts_segment *seg)
+{
+    return (seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST)) != 0;
+}
+
+/* What a segment with no SYN, FIN or RST proves about the receive pending
+ * from its peer: none of rules 1-5 below can apply to it (each needs one of
+ * those flags), so it only confirms. Anything from the receiver confirms a
+ * bare ACK it got (rule 4 needs a resent SYN or FIN); a SYN or FIN arrived
+ * once the receiver acknowledges it (RFC 9293 3.4: SEG.ACK covers it). A
+ * deferred one stays: it arrives after this segment (the caller applies it). */
+static void confirm_peer_pending(ts_pending *peer, const ts_segment *seg)
+{
+    if (!peer->active)
+        return;
+    if (peer->kind == PENDING_ACK)
+        peer->active = 0;
+    else if (!peer->deferred && has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))
+        peer->active = 0;
+}
+
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                            ts_correction *corr)
 {
     int r = 1 - s;
     ts_pending *own = &conn->pending[s];
     ts_pending *peer = &conn->pending[r];
+    const ts_pending_detail *own_detail = &conn->pending_detail[s];
+    const ts_pending_detail *peer_detail = &conn->pending_detail[r];
     const ts_segment *last = &conn->last;
+
+    if (!carries_syn_fin_or_rst(seg)) {
+        confirm_peer_pending(peer, seg);
+        return;
+    }
 
     /* 5: a RST straight after new data from the peer, from a side that has
      * sent its FIN (FIN-WAIT-1/2): its application had closed, the data reset
@@ -331,11 +402,11 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     /* (A SYN-ACK after our bare SYN is the next step of a simultaneous open,
      * not the same SYN again: a resend keeps its ACK flag.) */
     if (own->active && own->kind == PENDING_CONTROL &&
-        resends_control(seg, own->ctl_end, has(&own->seg, TS_TH_SYN)) &&
-        has(seg, TS_TH_ACK) == has(&own->seg, TS_TH_ACK)) {
+        resends_control(seg, own->ctl_end, has(&own_detail->seg, TS_TH_SYN)) &&
+        has(seg, TS_TH_ACK) == has(&own_detail->seg, TS_TH_ACK)) {
         uint8_t really = conn->ep[r].state; /* a deferred one was never applied */
         if (!own->deferred) {
-            restore_receive_side(&conn->ep[r], &own->rx_before);
+            restore_receive_side(&conn->ep[r], &own_detail->rx_before);
             really = own->state_before;
         }
         report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
@@ -345,13 +416,13 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     if (!peer->active)
         return;
     if (peer->kind == PENDING_CONTROL) {
-        bool peer_syn = has(&peer->seg, TS_TH_SYN);
+        bool peer_syn = has(&peer_detail->seg, TS_TH_SYN);
         if (peer->deferred)
             return; /* already known to arrive after this side's next segment */
         /* 3: a RST answering the SYN, from a side that never sent a SYN-ACK. */
-        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
+        if (peer_syn && !has(&peer_detail->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
             conn->ep[s].passive && !conn->ep[s].isn_known) {
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             conn->ep[s].state = TS_CLOSED;
             conn->ep[s].passive = 0;
             report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id, peer->applied_id, true);
@@ -363,9 +434,9 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
          * line 3-4; 3.10.7.3). The server was LISTEN when that one came, so
          * this SYN had not reached it: it was lost or is still on its way, and
          * its retransmission (figure 8, line 6) is what will arrive. */
-        if (peer_syn && !has(&peer->seg, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
+        if (peer_syn && !has(&peer_detail->seg, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
             !has(seg, TS_TH_RST) && !ack_acceptable(&conn->ep[r], seg->ack)) {
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
                    false);
             peer->active = 0;
@@ -379,9 +450,9 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
          * peer's: it waited a whole retransmission timeout and heard nothing,
          * so the peer's segment did not cross this one, it was lost. */
         if (resends_own_control(&conn->ep[s], seg)) {
-            if (crossed_retransmission(&conn->ep[s], seg, &peer->seg))
+            if (crossed_retransmission(&conn->ep[s], seg, &peer_detail->seg))
                 return; /* crossed: it still arrived where it was captured */
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id,
                    peer->applied_id, false);
             peer->active = 0;
@@ -396,7 +467,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         if ((has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && !has(seg, TS_TH_RST)) {
             uint8_t really = peer->state_before;
             bool was_no_listener = false;
-            restore_receive_side(&conn->ep[s], &peer->rx_before);
+            restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             if (peer_syn && has(seg, TS_TH_SYN) && !has(seg, TS_TH_ACK) && really == TS_LISTEN) {
                 /* A side that sends its own SYN was no listener: simultaneous open. */
                 really = TS_CLOSED;
@@ -414,7 +485,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
      * its own timer: not as the answer it owes to a SYN or FIN it got again. */
     if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
         (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && conn->ep[s].ack_due == ACK_DUE_NONE) {
-        restore_receive_side(&conn->ep[s], &peer->rx_before);
+        restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
         report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
                false);
     }
@@ -499,8 +570,7 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
             ep->rcv_known = 1;
             ep->rcv_nxt = seg->ack;
         }
-        if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
-            ep->highest_ack = seg->ack;
+        note_ack_sent(ep, seg->ack);
     }
 
     if (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))
@@ -567,10 +637,7 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
         out->notes |= TS_NOTE_STATES_ASSUMED;
     }
 
-    /* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
-     * after CLOSE). Retransmitted data before the FIN is not. */
-    if (ep->fin_sent && seg->payload_len > 0 &&
-        seq_gt(seg->seq + seg->payload_len, ep->fin_seq) && !has(seg, TS_TH_FIN))
+    if (!has(seg, TS_TH_FIN) && sends_data_after_fin(ep, seg))
         out->notes |= TS_NOTE_DATA_AFTER_FIN;
 
     if (has(seg, TS_TH_FIN)) {
@@ -599,15 +666,11 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
             if (conn->first_fin_by == 0)
                 conn->first_fin_by = (uint8_t)(1 + s);
         }
-    } else if (!has(seg, TS_TH_SYN) && seg->payload_len <= 1 && ep->snd_nxt != 0 &&
-               seg->seq + 1u == ep->snd_nxt) {
-        /* One below what was already sent, zero or one byte: a keep-alive or a
-         * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves. */
+    } else if (!has(seg, TS_TH_SYN) && is_keepalive(ep, seg)) {
         out->notes |= TS_NOTE_KEEPALIVE;
     }
 
-    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
-        ep->snd_nxt = end;
+    advance_snd_nxt(ep, end);
 }
 
 /* ---- the receive event: one case per state (RFC 9293 3.10.7) -------------- */
@@ -813,10 +876,8 @@ static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_anno
         break;
     }
 
-    /* Seventh step, the text: RCV.NXT moves over in-order data. */
-    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) &&
-        seq_gt(seg->seq + seg->payload_len, ep->rcv_nxt))
-        ep->rcv_nxt = seg->seq + seg->payload_len;
+    /* Seventh step, the text. */
+    take_in_order_text(ep, seg);
 
     /* Eighth step, the FIN: only once everything before it has arrived. */
     if (has(seg, TS_TH_FIN)) {
@@ -876,59 +937,95 @@ static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_fir
 
 /* ---- one step -------------------------------------------------------------- */
 
+/* Keep a receive that changed its receiver's state (or, deferred, will), so
+ * that later evidence can take it back (check_evidence). Every field is
+ * written: no memset, which compilers turn into a slow `rep stos` here. */
+static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *seg, uint8_t kind,
+                          const ts_endpoint *rx_before)
+{
+    p->active = 1;
+    p->kind = kind;
+    p->state_before = rx_before->state;
+    p->deferred = 0;
+    p->id = seg->id;
+    p->applied_id = seg->id;
+    p->ctl_end = kind == PENDING_CONTROL ? control_end(seg) : 0;
+    /* A bare ACK: the receiver's control it acknowledged, its FIN if it
+     * had one, else its SYN. */
+    p->acked_ctl = kind == PENDING_ACK ? (rx_before->fin_sent ? rx_before->fin_seq + 1u : rx_before->isn + 1u) : 0;
+    detail->rx_before = *rx_before;
+    detail->seg = *seg;
+}
+
 static void snapshot_prev(const ts_conn *conn, ts_annotation *out)
 {
     for (int e = 0; e < 2; e++)
         out->prev[role_of(conn, e)] = conn->ep[e].state;
 }
 
-/* The common case in one place: data or a bare ACK between two ESTABLISHED
- * ends that have both been seen, with no receive pending confirmation, no
- * SYN or FIN owed an ACK, no FIN sent. RFC 9293 3.10.7.4 then moves no state:
- * the sender's ACK and window are noted, in-order text moves the receiver's
- * RCV.NXT (seventh step). This is exactly what ts_conn_step_general() does
- * with such a segment, minus its bookkeeping (evidence rules, the pending
- * receive, the classification); tests/unit/test_fast_path.c runs both on the
- * same traffic and requires identical annotations and connection states.
- * Returns false, touching nothing, for any other segment. */
+/* States from which a segment with no SYN, FIN or RST moves no state of
+ * its sender (RFC 9293 3.10.4: only a SYN, a FIN or a RST does; the
+ * exceptions in send_effects() need a peer never seen), and in which its
+ * receiver stays whatever its ACK says (3.10.7.4, fifth step: only
+ * SYN-RECEIVED, FIN-WAIT-1, CLOSING and LAST-ACK wait for an ACK). */
+#define SYNCHRONIZED_SENDERS ((1u << TS_ESTABLISHED) | (1u << TS_FIN_WAIT_1) | (1u << TS_FIN_WAIT_2) | \
+                              (1u << TS_CLOSE_WAIT))
+#define ACK_INDIFFERENT_RECEIVERS ((1u << TS_ESTABLISHED) | (1u << TS_FIN_WAIT_2) | (1u << TS_CLOSE_WAIT))
+
+/* The common case in one place: data or a bare ACK between two ends that
+ * have both been seen, both synchronized, where neither can change state:
+ * ESTABLISHED both, or one side half-closed (its FIN sent and acknowledged,
+ * the other side still sending), with no SYN or FIN owed an ACK. The sender's
+ * ACK and window are noted, in-order text moves the receiver's RCV.NXT
+ * (seventh step). As evidence it can only confirm the receive pending from
+ * the peer (confirm_peer_pending); the sender's own pending receive is
+ * untouched (it waits for the peer's segments), and since no state moves
+ * this receive starts none. A deferred receive from the peer would arrive
+ * after this segment: that is the general path's. This is exactly what
+ * ts_conn_step_general() does with such a segment, minus its bookkeeping
+ * (the other evidence rules, the classification); tests/unit/test_fast_path.c
+ * runs both on the same traffic and requires identical annotations and
+ * connection states. Returns false, touching nothing, for any other segment. */
 bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_correction *corr)
 {
     int s = seg->from_b ? 1 : 0;
     ts_endpoint *ep = &conn->ep[s], *peer = &conn->ep[1 - s];
+    ts_pending *peer_pending = &conn->pending[1 - s];
     if ((seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) != TS_TH_ACK ||
-        seg->delivery != TS_DELIVERED || ep->state != TS_ESTABLISHED || peer->state != TS_ESTABLISHED ||
-        conn->pending[0].active || conn->pending[1].active || conn->seen_from != 3 ||
-        ep->ack_due != ACK_DUE_NONE || ep->fin_sent || !ep->rcv_known || !peer->rcv_known)
+        seg->delivery != TS_DELIVERED || !((1u << ep->state) & SYNCHRONIZED_SENDERS) ||
+        !((1u << peer->state) & ACK_INDIFFERENT_RECEIVERS) ||
+        (peer_pending->active && peer_pending->deferred) || conn->seen_from != 3 ||
+        ep->ack_due != ACK_DUE_NONE || !ep->rcv_known || !peer->rcv_known)
         return false;
 
     memset(out, 0, sizeof *out);
     if (corr != NULL)
         corr[0].valid = corr[1].valid = false;
     conn->segments++;
+    confirm_peer_pending(peer_pending, seg);
 
     /* The send: our ACK and window (send_effects). */
     ep->window = ts_scaled_window(ep, peer, seg);
     if (seq_gt(seg->ack, ep->rcv_nxt))
         ep->rcv_nxt = seg->ack;
-    if (seq_gt(seg->ack, ep->highest_ack) || ep->highest_ack == 0)
-        ep->highest_ack = seg->ack;
-    if (seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt)
+    note_ack_sent(ep, seg->ack);
+    if (sends_data_after_fin(ep, seg))
+        out->notes |= TS_NOTE_DATA_AFTER_FIN;
+    if (is_keepalive(ep, seg))
         out->notes |= TS_NOTE_KEEPALIVE;
-    uint32_t end = seg->seq + seg->payload_len;
-    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
-        ep->snd_nxt = end;
+    advance_snd_nxt(ep, seg->seq + seg->payload_len);
 
     /* The receive: in-order text (receive_effects, seventh step). */
-    if (seg->payload_len > 0 && seq_le(seg->seq, peer->rcv_nxt) && seq_gt(end, peer->rcv_nxt))
-        peer->rcv_nxt = end;
+    take_in_order_text(peer, seg);
 
     conn->last = *seg;
     conn->last.from_b = (uint8_t)s;
     if (conn->mid_stream)
         out->notes |= TS_NOTE_ROLES_GUESSED | TS_NOTE_STATES_ASSUMED;
-    out->sender = (uint8_t)role_of(conn, s);
-    out->prev[TS_CLIENT] = out->prev[TS_SERVER] = TS_ESTABLISHED;
-    out->next[TS_CLIENT] = out->next[TS_SERVER] = TS_ESTABLISHED;
+    ts_role sender = role_of(conn, s);
+    out->sender = (uint8_t)sender;
+    out->prev[sender] = out->next[sender] = ep->state;
+    out->prev[1 - sender] = out->next[1 - sender] = peer->state;
     out->phase = TS_PHASE_DATA;
     return true;
 }
@@ -991,15 +1088,15 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
          * timer") runs 2*MSL from this segment on. This segment's time is the
          * earliest the arrival can be; a capture taken at the receiver sees
          * the arrival right after it. */
-        ts_segment arrival = late->seg;
+        ts_segment arrival = conn->pending_detail[r].seg;
         if (seg->time_ns > arrival.time_ns)
             arrival.time_ns = seg->time_ns;
         receive_effects(conn, s, &arrival, out);
         late->deferred = 0;
         late->applied_id = seg->id;
-        late->rx_before = before;
+        conn->pending_detail[r].rx_before = before;
         late->state_before = before.state;
-        if (late->state_before != conn->ep[s].state && has(&late->seg, TS_TH_FIN) &&
+        if (late->state_before != conn->ep[s].state && has(&conn->pending_detail[r].seg, TS_TH_FIN) &&
             conn->ep[s].state == TS_CLOSING)
             out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
     }
@@ -1036,32 +1133,13 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     if (has(seg, TS_TH_RST) || !peer_ever_seen) {
         p->active = 0; /* nothing later could take it back */
     } else if (seg->delivery == TS_DELIVERED_LATE && carries_control) {
-        memset(p, 0, sizeof *p);
-        p->active = 1;
+        static const ts_endpoint not_yet_received = {0};
+        start_pending(p, &conn->pending_detail[s], seg, PENDING_CONTROL, &not_yet_received);
         p->deferred = 1;
-        p->kind = PENDING_CONTROL;
-        p->id = seg->id;
-        p->applied_id = seg->id;
-        p->seg = *seg;
-        p->seg.delivery = TS_DELIVERED;
-        p->ctl_end = control_end(seg);
+        conn->pending_detail[s].seg.delivery = TS_DELIVERED;
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
-        memset(p, 0, sizeof *p);
-        p->active = 1;
-        p->id = seg->id;
-        p->applied_id = seg->id;
-        p->seg = *seg;
-        p->rx_before = rx_before;
-        p->state_before = rx_before.state;
-        if (carries_control) {
-            p->kind = PENDING_CONTROL;
-            p->ctl_end = control_end(seg);
-        } else {
-            p->kind = PENDING_ACK;
-            /* The receiver's control this ACK acknowledged: its FIN if it had
-             * one, else its SYN. */
-            p->acked_ctl = rx_before.fin_sent ? rx_before.fin_seq + 1u : rx_before.isn + 1u;
-        }
+        start_pending(p, &conn->pending_detail[s], seg, carries_control ? PENDING_CONTROL : PENDING_ACK,
+                      &rx_before);
     }
     conn->seen_from |= (uint8_t)(1u << s);
     conn->last = *seg;

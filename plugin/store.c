@@ -490,8 +490,10 @@ static void make_cold(conn_slot *slot)
          * over and encodes to almost nothing once zeroed. */
         memcpy(&copy, hot, bytes);
         for (int e = 0; e < 2; e++)
-            if (!copy.core.pending[e].active)
+            if (!copy.core.pending[e].active) {
                 memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
+                memset(&copy.core.pending_detail[e], 0, sizeof copy.core.pending_detail[e]);
+            }
         from = (const uint8_t *)&copy;
     }
     if (lz_dict.len == 0 && bytes == HOT_CORE_BYTES) {

@@ -181,7 +181,9 @@ typedef struct ts_endpoint {
 } ts_endpoint;
 
 /* A receive whose effect on its receiver is not yet confirmed by the receiver's
- * own segments: kept so that later evidence can take it back (one per direction). */
+ * own segments: kept so that later evidence can take it back (one per direction).
+ * What most segments read (is one active, does this ACK confirm it) is here;
+ * what only taking it back needs is in its ts_pending_detail. */
 typedef struct ts_pending {
     uint8_t  active;
     uint8_t  kind;           /* what it carried: see tcpstate.c */
@@ -191,28 +193,36 @@ typedef struct ts_pending {
     uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
     uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
     uint32_t acked_ctl;      /* for a bare ACK: the peer control it acknowledged */
-    ts_endpoint rx_before;   /* receiver before it, to take it back */
-    ts_segment seg;          /* the segment, to apply it late */
 } ts_pending;
 
+typedef struct ts_pending_detail {
+    ts_endpoint rx_before;   /* receiver before it, to take it back */
+    ts_segment  seg;         /* the segment, to apply it late */
+} ts_pending_detail;
+
 typedef struct ts_conn {
-    ts_config   config;
+    /* What every segment reads or writes comes first, together: a capture
+     * interleaves many connections, and each segment should cost its
+     * connection as few cache lines as can be. What only rare cases read
+     * (the details of the pending receives above all) follows. */
     ts_endpoint ep[2];        /* by endpoint: [0] A, [1] B */
-    ts_pending  pending[2];   /* by sending endpoint */
     uint8_t     started;
     uint8_t     client_is_b;  /* role of endpoint B */
     uint8_t     mid_stream;   /* roles guessed: capture began mid-connection */
+    uint8_t     seen_from;    /* bit per endpoint: segments seen */
     uint8_t     simultaneous_open;
     uint8_t     first_fin_by; /* 0 none, 1 + endpoint that sent the first FIN */
     uint8_t     first_syn_by; /* 0 none, 1 + endpoint that sent the first SYN */
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
-    uint8_t     seen_from;    /* bit per endpoint: segments seen */
+    uint32_t    segments;
+    uint32_t    incarnation;  /* connections so far on these ports */
+    ts_pending  pending[2];   /* by sending endpoint */
+    ts_segment  last;         /* the previous segment (for a RST that answers it) */
+    ts_config   config;
     uint8_t     bad_synack_ack_valid;
     uint32_t    bad_synack_ack; /* ack of the last unacceptable ACK or SYN-ACK in
                                    SYN-SENT (figure 8): our RST answers it */
-    uint32_t    incarnation;  /* connections so far on these ports */
-    uint32_t    segments;
-    ts_segment  last;         /* the previous segment (for a RST that answers it) */
+    ts_pending_detail pending_detail[2]; /* of pending[], read only to take one back or apply it late */
 } ts_conn;
 
 /* Start a connection. */
