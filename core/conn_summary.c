@@ -12,6 +12,7 @@
  * What is left out or approximated is listed in docs/conn-summary.md.
  */
 #include "tcpstate/conn_summary.h"
+#include "tcpstate_internal.h"
 
 #include <string.h>
 
@@ -220,13 +221,6 @@ static void flip_roles(ts_summary *s)
     add_history(s, '^');
 }
 
-/* t + delay, saturated: capture times may lie anywhere in int64. */
-static int64_t later(int64_t t, int64_t delay)
-{
-    int64_t sum;
-    return __builtin_add_overflow(t, delay, &sum) ? INT64_MAX : sum;
-}
-
 static bool update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is_orig)
 {
     ts_zeek_endpoint *ep = &s->zk[e], *peer = &s->zk[1 - e];
@@ -234,7 +228,7 @@ static bool update_inactive(ts_summary *s, int e, const ts_segment *seg, bool is
     if (has(seg, TS_TH_SYN)) {
         if (is_orig) {
             set_state(ep, has(seg, TS_TH_ACK) ? TS_ZK_SYN_ACK_SENT : TS_ZK_SYN_SENT);
-            s->zeek_attempt_ns = later(seg->time_ns, TS_ZEEK_ATTEMPT_DELAY_NS); /* AttemptTimer */
+            s->zeek_attempt_ns = ts_time_add(seg->time_ns, TS_ZEEK_ATTEMPT_DELAY_NS); /* AttemptTimer */
         } else {
             if (!has(seg, TS_TH_ACK) && peer->state == TS_ZK_SYN_ACK_SENT && seg->seq == ep->start_seq) {
                 /* SYN/SYN-ACK reversal: flip the endpoints, establish. */
@@ -340,7 +334,7 @@ static void connection_closed(ts_summary *s, int e)
         return;
     ep->did_close = 1;
     if (ep->state == TS_ZK_RESET || peer->did_close || peer->state == TS_ZK_INACTIVE)
-        s->zeek_delete_ns = later(s->zeek_last_ns, TS_ZEEK_CLOSE_DELAY_NS);
+        s->zeek_delete_ns = ts_time_add(s->zeek_last_ns, TS_ZEEK_CLOSE_DELAY_NS);
 }
 
 static bool handshake_state(uint8_t st)

@@ -241,27 +241,10 @@ static void expire_time_wait(ts_conn *conn, int64_t now, ts_annotation *out)
     }
 }
 
-/* Capture times can be anything int64 holds (pcapng): saturate, never overflow. */
-static int64_t time_sub(int64_t a, int64_t b)
-{
-    int64_t d;
-    if (__builtin_sub_overflow(a, b, &d))
-        return b < 0 ? INT64_MAX : INT64_MIN;
-    return d;
-}
-
-static int64_t time_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
 static void enter_time_wait(ts_conn *conn, ts_endpoint *ep, int64_t now, ts_annotation *out)
 {
     ep->state = TS_TIME_WAIT;
-    ep->time_wait_end_ns = time_add(now, conn->config.time_wait_ns);
+    ep->time_wait_end_ns = ts_time_add(now, conn->config.time_wait_ns);
     out->time_wait_end_ns = ep->time_wait_end_ns;
 }
 
@@ -309,8 +292,8 @@ static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_
 static bool crossed_retransmission(const ts_endpoint *sender, const ts_segment *retransmission,
                                    const ts_segment *peer_segment)
 {
-    int64_t waited = time_sub(retransmission->time_ns, sender->control_sent_ns);
-    int64_t since_peer = time_sub(retransmission->time_ns, peer_segment->time_ns);
+    int64_t waited = ts_time_sub(retransmission->time_ns, sender->control_sent_ns);
+    int64_t since_peer = ts_time_sub(retransmission->time_ns, peer_segment->time_ns);
     /* Divide rather than multiply: timestamps come from the capture, any value. */
     return sender->control_sent_ns != 0 && waited > 0 && since_peer >= 0 && since_peer < waited / 4;
 }

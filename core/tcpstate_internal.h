@@ -1,5 +1,6 @@
 /*
- * The core's entry points for its own tests, not part of the public interface.
+ * What the core's sources share among themselves and with their tests, not
+ * part of the public interface.
  */
 #ifndef TCPSTATE_INTERNAL_H
 #define TCPSTATE_INTERNAL_H
@@ -29,6 +30,25 @@ static inline uint32_t ts_scaled_window(const ts_endpoint *sender, const ts_endp
     unsigned shift = sender->wscale_opt - 1u > 14u ? 14u : sender->wscale_opt - 1u;
     uint64_t scaled = (uint64_t)seg->window << shift;
     return scaled > UINT32_MAX ? UINT32_MAX : (uint32_t)scaled;
+}
+
+/* Times in nanoseconds, saturating: a capture's timestamps may come from
+ * both ends of int64 (pcapng can say so), and a wrapped TIME-WAIT end or
+ * Zeek timer would fire at the wrong moment rather than never. */
+static inline int64_t ts_time_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static inline int64_t ts_time_sub(int64_t a, int64_t b)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(a, b, &d))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return d;
 }
 
 #endif /* TCPSTATE_INTERNAL_H */
