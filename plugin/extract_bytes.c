@@ -207,6 +207,12 @@ void ts_extract_bytes_new_file(void)
     file_generation++;
 }
 
+void ts_extract_bytes_shutdown(void)
+{
+    g_free(stream_cache);
+    stream_cache = NULL;
+}
+
 static void endpoint_bytes(uint8_t *out, const uint8_t *addr, uint8_t len, uint16_t port)
 {
     memcpy(out, addr, len);

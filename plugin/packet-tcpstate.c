@@ -124,6 +124,7 @@ static void proto_register_tcpstate(void)
 
     register_init_routine(init_tcpstate);
     register_cleanup_routine(ts_store_cleanup);
+    register_shutdown_routine(ts_extract_bytes_shutdown);
     tcpstate_handle = create_dissector_handle(dissect_tcpstate, proto_tcpstate);
 }
 

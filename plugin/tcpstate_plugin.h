@@ -110,6 +110,7 @@ gboolean ts_extract(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, ts_extr
 gboolean ts_extract_tcp_header(tvbuff_t *tvb, int offset, packet_info *pinfo, ts_extracted *out);
 void ts_extract_bytes_init(void);
 void ts_extract_bytes_new_file(void);    /* forgets the streams of the last file */
+void ts_extract_bytes_shutdown(void);    /* frees what the files had in common */
 gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *out);
 GArray *ts_extract_fields_wanted(void);
 gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extracted *out);

@@ -19,5 +19,5 @@ if [ "$(id -u)" = 0 ]; then
   setpriv --reuid=65534 --regid=65534 --clear-groups \
     env HOME="$home" WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark "$@"
 else
-  WIRESHARK_PLUGIN_DIR="$plugins" exec tshark "$@"
+  exec env WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark "$@"
 fi
