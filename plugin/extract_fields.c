@@ -52,27 +52,31 @@ GArray *ts_extract_fields_wanted(void)
     return wanted;
 }
 
-/* Is layer `layer` (1-based in pinfo->layers) inside an ICMP error? */
-static gboolean below_icmp(packet_info *pinfo, int layer)
+/* Where the first TCP layer and the first ICMP/ICMPv6 error are in
+ * pinfo->layers (1-based positions, 0: none), in one walk. A layer after the
+ * ICMP one is inside the error: a quoted copy. */
+typedef struct layer_positions {
+    int tcp, icmp;
+} layer_positions;
+
+static layer_positions find_layers(packet_info *pinfo)
 {
+    layer_positions at = {0, 0};
     int position = 1;
-    for (wmem_list_frame_t *it = wmem_list_head(pinfo->layers); it && position < layer;
+    for (wmem_list_frame_t *it = wmem_list_head(pinfo->layers); it && (at.tcp == 0 || at.icmp == 0);
          it = wmem_list_frame_next(it), position++) {
         int proto = GPOINTER_TO_INT(wmem_list_frame_data(it));
-        if (proto == proto_icmp || proto == proto_icmpv6)
-            return TRUE;
+        if (proto == proto_tcp && at.tcp == 0)
+            at.tcp = position;
+        else if ((proto == proto_icmp || proto == proto_icmpv6) && at.icmp == 0)
+            at.icmp = position;
     }
-    return FALSE;
+    return at;
 }
 
-/* The position of the first TCP layer in pinfo->layers (1-based), 0: none. */
-static int tcp_layer(packet_info *pinfo)
+static gboolean below_icmp(const layer_positions *at, int layer)
 {
-    int position = 1;
-    for (wmem_list_frame_t *it = wmem_list_head(pinfo->layers); it; it = wmem_list_frame_next(it), position++)
-        if (GPOINTER_TO_INT(wmem_list_frame_data(it)) == proto_tcp)
-            return position;
-    return 0;
+    return at->icmp != 0 && at->icmp < layer;
 }
 
 static GPtrArray *instances(proto_tree *tree, int f)
@@ -147,10 +151,10 @@ gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extract
     if (headers == NULL || headers->len == 0) {
         /* Wireshark's TCP dissector ran but found not even the ports: a
          * header cut by the capture, or quoted in an ICMP error. */
-        int layer = tcp_layer(pinfo);
-        if (layer == 0)
+        layer_positions at = find_layers(pinfo);
+        if (at.tcp == 0)
             return FALSE; /* no TCP header */
-        if (below_icmp(pinfo, layer))
+        if (below_icmp(&at, at.tcp))
             out->quoted_only = TRUE;
         else
             out->incomplete = TRUE;
@@ -158,10 +162,11 @@ gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extract
     }
 
     /* The first TCP header that is not quoted in an ICMP error. */
+    layer_positions at = find_layers(pinfo);
     field_info *tcp = NULL;
     for (guint i = 0; i < headers->len && tcp == NULL; i++) {
         field_info *fi = (field_info *)g_ptr_array_index(headers, i);
-        if (!below_icmp(pinfo, fi->total_layer_num))
+        if (!below_icmp(&at, fi->total_layer_num))
             tcp = fi;
     }
     if (tcp == NULL) {
