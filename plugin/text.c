@@ -8,20 +8,22 @@
  * the field's own label first); copying the words costs a few dozen.
  */
 #include "tcpstate_plugin.h"
+#include "ipv6_text.h"
+
+#include <string.h>
 
 #include <epan/proto.h>
 #include <wsutil/to_str.h>
 
 void ts_text_put(ts_text *t, const char *s)
 {
-    /* Through locals: a store through char * may alias t->p, which would
-     * otherwise be reloaded and stored back at every byte. */
-    char *p = t->p;
-    const char *end = t->end;
-    while (*s != '\0' && p < end)
-        *p++ = *s++;
-    *p = '\0';
-    t->p = p;
+    /* libc's strlen and memcpy take words at a time, not bytes. */
+    size_t n = strlen(s), room = (size_t)(t->end - t->p);
+    if (n > room)
+        n = room;
+    memcpy(t->p, s, n);
+    t->p += n;
+    *t->p = '\0';
 }
 
 void ts_text_uint(ts_text *t, uint32_t v)
@@ -47,9 +49,7 @@ void ts_text_endpoint(ts_text *t, const uint8_t *addr, uint8_t addr_len, uint16_
         ts_text_put(t, host);
         ts_text_put(t, ":");
     } else if (addr_len == 16) {
-        ws_in6_addr a;
-        memcpy(&a, addr, sizeof a);
-        ip6_to_str_buf(&a, host, sizeof host);
+        ts_ipv6_text(host, addr);
         ts_text_put(t, "[");
         ts_text_put(t, host);
         ts_text_put(t, "]:");
