@@ -103,6 +103,7 @@ static guint       closing_head;
 static guint32    *hot_ring;      /* streams made hot, oldest first (HOT_MAX) */
 static guint       hot_ring_head, hot_ring_len;
 static guint32     generation;    /* counts store changes: views older than it are stale */
+static guint32     store_epoch;   /* counts files: a view's endpoint texts are from this one */
 static conn_hot    peeked;        /* peek_core(): the last cold core decoded */
 static const void *peeked_blob;   /* the blob `peeked` holds, or NULL */
 
@@ -173,6 +174,7 @@ void ts_store_init(void)
     ts_lz_dict_set(&lz_dict, NULL, 0);
     peeked_blob = NULL;
     generation++;
+    store_epoch++;
 }
 
 static void free_slot_data(conn_slot *slot)
@@ -591,10 +593,15 @@ static void endpoint_text(char *buf, size_t size, const uint8_t *addr, uint8_t l
     ts_text_endpoint(&t, addr, len, port);
 }
 
+/* A view of one connection. Its summary is stale once the store changes (any
+ * segment may move it); its endpoint texts only when the slot's addresses or
+ * roles do, so a connection's frames format them once (text_flags). */
 typedef struct conn_view {
     ts_conn_entry entry;
     guint32       stream;
     guint32       generation;
+    guint32       epoch;
+    guint8        text_flags; /* SLOT_TEXT and SLOT_TEXT_CB the texts were made with; 0: none */
     char          text[2][80];
 } conn_view;
 
@@ -605,12 +612,19 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
     if (conns == NULL || conn == 0 || conn > conns->len)
         return NULL;
     guint32 stream = conn - 1;
-    for (guint i = 0; i < G_N_ELEMENTS(views); i++)
-        if (views[i].stream == conn && views[i].generation == generation)
-            return &views[i].entry;
-
-    conn_view *view = &views[next];
-    next = (next + 1) % G_N_ELEMENTS(views);
+    conn_view *view = NULL;
+    for (guint i = 0; i < G_N_ELEMENTS(views) && view == NULL; i++)
+        if (views[i].stream == conn && views[i].epoch == store_epoch)
+            view = &views[i];
+    if (view != NULL && view->generation == generation)
+        return &view->entry;
+    if (view == NULL) {
+        view = &views[next];
+        next = (next + 1) % G_N_ELEMENTS(views);
+        view->stream = conn;
+        view->epoch = store_epoch;
+        view->text_flags = 0;
+    }
     const conn_slot *slot = slot_at(stream);
     ts_conn_entry *entry = &view->entry;
     if (slot->flags & SLOT_HOT)
@@ -625,18 +639,20 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
     entry->zeek_starts = rare ? rare->zeek_starts : NULL;
     entry->endpoint_text[0] = entry->endpoint_text[1] = NULL;
     if (slot->flags & SLOT_TEXT) {
+        guint8 text_flags = slot->flags & (SLOT_TEXT | SLOT_TEXT_CB);
         int client = (slot->flags & SLOT_TEXT_CB) ? 1 : 0;
         for (int role = 0; role < 2; role++) {
             int ep = role == TS_CLIENT ? client : 1 - client;
-            endpoint_text(view->text[role], sizeof view->text[role], slot->addr[ep], slot->addr_len,
-                          slot->port[ep]);
+            if (view->text_flags != text_flags)
+                endpoint_text(view->text[role], sizeof view->text[role], slot->addr[ep], slot->addr_len,
+                              slot->port[ep]);
             entry->endpoint_text[role] = view->text[role];
         }
+        view->text_flags = text_flags;
     } else if (rare != NULL) {
         entry->endpoint_text[0] = rare->text[0];
         entry->endpoint_text[1] = rare->text[1];
     }
-    view->stream = conn;
     view->generation = generation;
     return entry;
 }
