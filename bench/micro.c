@@ -46,6 +46,12 @@ static void usage(void)
     exit(2);
 }
 
+/* What step and slots keep of each annotation: enough that both must agree. */
+static inline uint64_t fold(uint64_t acc, const ts_annotation *ann, const ts_correction *corr)
+{
+    return acc * 31 + ann->phase + ((uint64_t)ann->next[0] << 8) + ((uint64_t)ann->next[1] << 16) + corr->valid;
+}
+
 static void init_conns(ts_conn *conns, uint64_t n, const ts_config *cfg)
 {
     for (uint64_t i = 0; i < n; i++)
@@ -196,8 +202,7 @@ int main(int argc, char **argv)
             ts_correction corr;
             corr.valid = false;
             ts_conn_step(&conns[cidx[i]], &segs[i], &ann, &corr);
-            acc = acc * 31 + ann.phase + ((uint64_t)ann.next[0] << 8) + ((uint64_t)ann.next[1] << 16)
-                  + corr.valid;
+            acc = fold(acc, &ann, &corr);
         }
         b = now_s();
         sink += acc;
@@ -217,8 +222,7 @@ int main(int argc, char **argv)
             if (sl & 0x80000000u)
                 ts_conn_init(cn, &cfg);
             ts_conn_step(cn, &segs[i], &ann, &corr);
-            acc = acc * 31 + ann.phase + ((uint64_t)ann.next[0] << 8) + ((uint64_t)ann.next[1] << 16)
-                  + corr.valid;
+            acc = fold(acc, &ann, &corr);
         }
         b = now_s();
         sink += acc;
