@@ -40,18 +40,78 @@
 
 /* ---- connection slots ------------------------------------------------------- */
 
+/* Frames a correction may still rewrite, oldest first: those since the
+ * oldest receive the core can still take back (ts_conn_correctable_since),
+ * usually a segment or two in flight. They sit in the conn_hot itself and
+ * spill to the heap only past PATCH_LOCAL: as a GArray they cost a malloc
+ * and free a connection and two dependent cache misses a segment (perf and
+ * callgrind's cache simulation, bench/RESULTS.md). */
+#ifndef TS_PATCH_LOCAL
+#define TS_PATCH_LOCAL 6u /* the tests' tcpstate_cold build: 1, so that the heap is used */
+#endif
+#define PATCH_LOCAL TS_PATCH_LOCAL
+typedef struct patch_list {
+    uint32_t  len;
+    uint32_t  cap;               /* of heap; 0: the frames are in local */
+    uint32_t *heap;
+    uint32_t  local[PATCH_LOCAL];
+} patch_list;
+
 /* What a connection needs while its segments come: kept hot or encoded. The
- * encoded part is the bytes from the start up to `core` (or up to `patchable`
- * when the slot has a core). */
+ * encoded part is the bytes from `summary` up to `core` (or to the end of
+ * `core` when the slot has one); the patch list is kept beside the blob. */
 typedef struct conn_hot {
+    patch_list patch;
     ts_summary summary;
     int64_t    entered_ns[2]; /* by role: when the current state began */
     ts_conn    core;          /* the state machine (with SLOT_HAS_CORE) */
-    GArray    *patchable;     /* frames (guint32) a correction may still rewrite */
 } conn_hot;
 
-#define HOT_SUMMARY_BYTES offsetof(conn_hot, core)
-#define HOT_CORE_BYTES    offsetof(conn_hot, patchable)
+#define HOT_ENCODED_FROM  offsetof(conn_hot, summary)
+#define HOT_SUMMARY_BYTES (offsetof(conn_hot, core) - HOT_ENCODED_FROM)
+#define HOT_CORE_BYTES    (offsetof(conn_hot, core) + sizeof(ts_conn) - HOT_ENCODED_FROM)
+
+static uint8_t *hot_bytes(conn_hot *hot)
+{
+    return (uint8_t *)hot + HOT_ENCODED_FROM;
+}
+
+static uint32_t *patch_frames(patch_list *p)
+{
+    return p->cap != 0 ? p->heap : p->local;
+}
+
+static void patch_clear(patch_list *p)
+{
+    g_free(p->heap);
+    p->heap = NULL;
+    p->len = p->cap = 0;
+}
+
+static void patch_append(patch_list *p, uint32_t frame)
+{
+    if (p->cap == 0 && p->len == PATCH_LOCAL) {
+        p->cap = 4 * PATCH_LOCAL;
+        p->heap = g_new(uint32_t, p->cap);
+        memcpy(p->heap, p->local, sizeof p->local);
+    } else if (p->cap != 0 && p->len == p->cap) {
+        p->cap *= 2;
+        p->heap = g_renew(uint32_t, p->heap, p->cap);
+    }
+    patch_frames(p)[p->len++] = frame;
+}
+
+/* Forget the frames before `since` (they are in frame order). */
+static void patch_drop_before(patch_list *p, uint32_t since)
+{
+    uint32_t *frames = patch_frames(p), keep_from = 0;
+    while (keep_from < p->len && frames[keep_from] < since)
+        keep_from++;
+    if (keep_from > 0) {
+        memmove(frames, frames + keep_from, (p->len - keep_from) * sizeof *frames);
+        p->len -= keep_from;
+    }
+}
 
 enum {
     SLOT_HOT       = 1u << 0, /* data is a conn_hot, else an encoded blob (or NULL) */
@@ -80,7 +140,7 @@ typedef struct conn_rare {
 /* An encoded slot: the patchable frames, then the encoded conn_hot bytes. */
 typedef struct conn_blob {
     uint32_t n_patchable;
-    uint8_t  data[];           /* guint32[n_patchable], then rle */
+    uint8_t  data[];           /* uint32_t[n_patchable], then the encoded bytes */
 } conn_blob;
 
 /* The dictionary of every encoding (lz.h): the first connection encoded with
@@ -179,11 +239,8 @@ void ts_store_init(void)
 
 static void free_slot_data(conn_slot *slot)
 {
-    if (slot->data != NULL && (slot->flags & SLOT_HOT)) {
-        conn_hot *hot = (conn_hot *)slot->data;
-        if (hot->patchable != NULL)
-            g_array_free(hot->patchable, TRUE);
-    }
+    if (slot->data != NULL && (slot->flags & SLOT_HOT))
+        patch_clear(&((conn_hot *)slot->data)->patch);
     g_free(slot->data);
     slot->data = NULL;
 }
@@ -443,16 +500,16 @@ static conn_slot *slot_at(guint32 stream)
     return &g_array_index(conns, conn_slot, stream);
 }
 
-/* Decodes a cold slot's bytes (summary, entered_ns and, with SLOT_HAS_CORE,
- * the core) into *hot; patchable is left NULL. */
-static void decode_slot(const conn_slot *slot, conn_hot *hot, size_t bytes)
+/* Decodes the first `bytes` of a cold slot's encoded conn_hot bytes (summary,
+ * entered_ns and, with SLOT_HAS_CORE, the core) to `out`. */
+static void decode_slot(const conn_slot *slot, uint8_t *out, size_t bytes)
 {
     const conn_blob *blob = (const conn_blob *)slot->data;
     if (blob == NULL) {
-        memset(hot, 0, bytes);
+        memset(out, 0, bytes);
         return;
     }
-    ts_lz_decode(&lz_dict, blob->data + blob->n_patchable * sizeof(guint32), (uint8_t *)hot, bytes, lz_work);
+    ts_lz_decode(&lz_dict, blob->data + blob->n_patchable * sizeof(uint32_t), out, bytes, lz_work);
 }
 
 /* The core of a slot as it is now, without making it hot. The last blob
@@ -473,7 +530,7 @@ static const ts_conn *peek_core(guint32 stream)
     if (slot->flags & SLOT_HOT)
         return &((const conn_hot *)slot->data)->core;
     if (slot->data == NULL || slot->data != peeked_blob) {
-        decode_slot(slot, &peeked, HOT_CORE_BYTES);
+        decode_slot(slot, hot_bytes(&peeked), HOT_CORE_BYTES);
         peeked_blob = slot->data;
     }
     return &peeked.core;
@@ -485,32 +542,31 @@ static void make_cold(conn_slot *slot)
     static conn_hot copy;
     conn_hot *hot = (conn_hot *)slot->data;
     size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
-    const uint8_t *from = (const uint8_t *)hot;
+    const uint8_t *from = hot_bytes(hot);
     if (slot->flags & SLOT_HAS_CORE) {
         /* The core reads a ts_pending only while it is active and clears it
          * whole when it starts one (tcpstate.c): an inactive one is left
          * over and encodes to almost nothing once zeroed. */
-        memcpy(&copy, hot, bytes);
+        memcpy(hot_bytes(&copy), hot_bytes(hot), bytes);
         for (int e = 0; e < 2; e++)
             if (!copy.core.pending[e].active) {
                 memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
                 memset(&copy.core.pending_detail[e], 0, sizeof copy.core.pending_detail[e]);
             }
-        from = (const uint8_t *)&copy;
+        from = hot_bytes(&copy);
     }
     if (lz_dict.len == 0 && bytes == HOT_CORE_BYTES) {
         memcpy(lz_dict_bytes, from, bytes);
         ts_lz_dict_set(&lz_dict, lz_dict_bytes, bytes);
     }
     size_t n = ts_lz_encode(&lz_dict, from, bytes, scratch, lz_work);
-    guint32 np = hot->patchable != NULL ? hot->patchable->len : 0;
-    conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(guint32) + n);
+    uint32_t np = hot->patch.len;
+    conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(uint32_t) + n);
     blob->n_patchable = np;
     if (np > 0)
-        memcpy(blob->data, hot->patchable->data, np * sizeof(guint32));
-    memcpy(blob->data + np * sizeof(guint32), scratch, n);
-    if (hot->patchable != NULL)
-        g_array_free(hot->patchable, TRUE);
+        memcpy(blob->data, patch_frames(&hot->patch), np * sizeof(uint32_t));
+    memcpy(blob->data + np * sizeof(uint32_t), scratch, n);
+    patch_clear(&hot->patch);
     g_free(hot);
     slot->data = blob;
     slot->flags &= (uint8_t)~SLOT_HOT;
@@ -522,11 +578,10 @@ static conn_hot *decode_to_hot(conn_slot *slot)
     conn_hot *hot = g_new0(conn_hot, 1);
     if (slot->data != NULL) {
         const conn_blob *blob = (const conn_blob *)slot->data;
-        decode_slot(slot, hot, (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
-        if (blob->n_patchable > 0) {
-            hot->patchable = g_array_sized_new(FALSE, FALSE, sizeof(guint32), blob->n_patchable);
-            g_array_append_vals(hot->patchable, blob->data, blob->n_patchable);
-        }
+        decode_slot(slot, hot_bytes(hot), (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
+        const uint32_t *frames = (const uint32_t *)(const void *)blob->data;
+        for (uint32_t i = 0; i < blob->n_patchable; i++)
+            patch_append(&hot->patch, frames[i]);
         forget_peeked(slot->data);
         g_free(slot->data);
     }
@@ -565,9 +620,7 @@ static void release_core(guint32 stream)
         return;
     gboolean was_cold = !(slot->flags & SLOT_HOT);
     conn_hot *hot = was_cold ? decode_to_hot(slot) : (conn_hot *)slot->data;
-    if (hot->patchable != NULL)
-        g_array_free(hot->patchable, TRUE);
-    hot->patchable = NULL;
+    patch_clear(&hot->patch);
     memset(&hot->core, 0, sizeof hot->core);
     slot->flags &= (uint8_t)~SLOT_HAS_CORE;
     if (was_cold)
@@ -630,7 +683,7 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
     if (slot->flags & SLOT_HOT)
         memcpy(&entry->summary, &((const conn_hot *)slot->data)->summary, sizeof entry->summary);
     else
-        decode_slot(slot, (conn_hot *)(void *)&entry->summary, sizeof entry->summary);
+        decode_slot(slot, (uint8_t *)&entry->summary, sizeof entry->summary);
     entry->incarnations = slot->incarnations;
     const conn_rare *rare = (slot->flags & SLOT_RARE)
                                 ? (const conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream))
@@ -872,12 +925,13 @@ static void apply_correction(conn_hot *hot, const ts_correction *corr, uint32_t 
     if (corr->delivery == TS_LOST || there->delivery == 0)
         there->delivery = corr->delivery;
 
-    if (hot->patchable == NULL)
+    if (hot->patch.len == 0)
         return;
     if (here->rewritten == NULL)
         here->rewritten = g_array_new(FALSE, FALSE, sizeof(guint32));
-    for (guint i = 0; i < hot->patchable->len; i++) {
-        guint32 f = g_array_index(hot->patchable, guint32, i);
+    const uint32_t *frames = patch_frames(&hot->patch);
+    for (guint i = 0; i < hot->patch.len; i++) {
+        guint32 f = frames[i];
         if (f < corr->since_id || f >= frame)
             continue;
         gboolean listed = FALSE;
@@ -900,21 +954,13 @@ static void track_patchable(conn_hot *hot, uint32_t frame)
 {
     uint32_t since = ts_conn_correctable_since(&hot->core);
     if (since == UINT32_MAX) {
-        if (hot->patchable != NULL) {
-            g_array_free(hot->patchable, TRUE);
-            hot->patchable = NULL;
-        }
+        if (hot->patch.len != 0 || hot->patch.cap != 0)
+            patch_clear(&hot->patch);
         return;
     }
-    if (hot->patchable == NULL)
-        hot->patchable = g_array_new(FALSE, FALSE, sizeof(guint32));
-    guint keep_from = 0;
-    while (keep_from < hot->patchable->len && g_array_index(hot->patchable, guint32, keep_from) < since)
-        keep_from++;
-    if (keep_from > 0)
-        g_array_remove_range(hot->patchable, 0, keep_from);
+    patch_drop_before(&hot->patch, since);
     if (frame >= since)
-        g_array_append_val(hot->patchable, frame);
+        patch_append(&hot->patch, frame);
 }
 
 /* Free the state machines of connections whose ends have both been CLOSED

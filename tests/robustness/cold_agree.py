@@ -5,7 +5,8 @@ store.c keeps the last 2048 connections with a segment as plain structs
 ("hot") and encodes the others ("cold"); a segment of a cold connection
 decodes it first. The sample captures have too few connections to make any
 cold, so the build also makes tcpstate_cold (BUILD/cold/plugins), the same
-plugin keeping only 2 connections hot. On every sample capture, every hostile
+plugin keeping only 2 connections hot (and only 1 frame a correction may
+rewrite in place, the others on the heap). On every sample capture, every hostile
 capture, a synthetic busy-server capture (bench/gen_pcap.c: 10^4 packets, 100
 connections at a time) and each of them cut short, single pass and -2, every
 tcpstate field and expert message of the two builds must be identical.
