@@ -14,13 +14,14 @@ pcapng: the annotated copy has every frame of the original, in order, and every
         done in several editcap chunks.
 Exit 77 (CTest: skipped) when tshark is missing.
 """
-import argparse
 import csv
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+
+from plugin_tshark import parse_source_build, plugin_tshark
 
 STATES = {"CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2",
           "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"}
@@ -41,13 +42,6 @@ def plain_tshark(args):
     out = subprocess.run(["tshark"] + args, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"tshark {' '.join(args)}: {out.stderr}")
-    return out.stdout
-
-
-def plugin_tshark(src, args):
-    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh")] + args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"run-tshark.sh {' '.join(args)}: {out.stderr}")
     return out.stdout
 
 
@@ -157,19 +151,14 @@ def run_pcapng(src, work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["csv", "pcapng"])
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--build", required=True)
-    args = ap.parse_args()
+    args = parse_source_build(lambda ap: ap.add_argument("what", choices=["csv", "pcapng"]))
     if shutil.which("tshark") is None or shutil.which("editcap") is None:
         print("SKIP: tshark/editcap not installed", file=sys.stderr)
         return 77
-    os.environ["TCPSTATE_BUILD"] = os.path.abspath(args.build)
-    os.environ["TCPSTATE_TSHARK"] = os.path.join(os.path.abspath(args.source), "tests", "run-tshark.sh")
+    os.environ["TCPSTATE_TSHARK"] = os.path.join(args.source, "tests", "run-tshark.sh")
     work = tempfile.mkdtemp(prefix="tcpstate-batch.")
     try:
-        (run_csv if args.what == "csv" else run_pcapng)(os.path.abspath(args.source), work)
+        (run_csv if args.what == "csv" else run_pcapng)(args.source, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:

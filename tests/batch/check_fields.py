@@ -15,19 +15,13 @@ concatenated into one file, single pass and two-pass (-2):
 - -T fields -e <every field> with -Y on another tcpstate field: the unfiltered run's rows that pass.
   check_fields.py --source <repo> --build <build dir>
 """
-import argparse
 import concurrent.futures
 import os
 import subprocess
 import sys
 import tempfile
 
-
-def run(src, args):
-    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh")] + args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(" ".join(args) + ": " + out.stderr)
-    return out.stdout
+from plugin_tshark import parse_source_build, plugin_tshark
 
 
 def columns(fields):
@@ -48,15 +42,10 @@ def plain_rows(text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--build", required=True)
-    a = ap.parse_args()
-    os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
-    src = os.path.abspath(a.source)
+    src = parse_source_build().source
 
     fields, valueless = [], ["tcpstate", "_ws.expert"]
-    for line in run(src, ["-G", "fields"]).splitlines():
+    for line in plugin_tshark(src, ["-G", "fields"]).splitlines():
         f = line.split("\t")
         if len(f) >= 5 and f[0] == "F" and f[4] == "tcpstate":
             (valueless if f[3] == "FT_NONE" else fields).append(f[2])
@@ -86,7 +75,7 @@ def main():
         name = "2pass" if mode else "1pass"
         base = mode + ["-r", cap]
         # Reference: the full tree, every value field as a custom column.
-        ref_text = run(src, base + columns(fields) + ["-T", "fields", "-e", "frame.number"] +
+        ref_text = plugin_tshark(src, base + columns(fields) + ["-T", "fields", "-e", "frame.number"] +
                        [x for i in range(len(fields)) for x in ("-e", "_ws.col.c%d" % i)])
         ref = {}
         for line in ref_text.splitlines():
@@ -98,14 +87,14 @@ def main():
         sender = fields.index("tcpstate.sender")
         jobs = {}
         for i, f in enumerate(fields):
-            jobs[("alone", i)] = pool.submit(run, src, base + columns([f]) + ["-Y", f])
-            jobs[("other", i)] = pool.submit(run, src, base + columns([f]) + ["-Y", other])
+            jobs[("alone", i)] = pool.submit(plugin_tshark, src, base + columns([f]) + ["-Y", f])
+            jobs[("other", i)] = pool.submit(plugin_tshark, src, base + columns([f]) + ["-Y", other])
         for f in valueless:
-            jobs[("tree", f)] = pool.submit(run, src, base + ["-Y", f, "-T", "fields", "-e", "frame.number"])
-            jobs[("plain", f)] = pool.submit(run, src, base + columns([]) + ["-Y", f])
+            jobs[("tree", f)] = pool.submit(plugin_tshark, src, base + ["-Y", f, "-T", "fields", "-e", "frame.number"])
+            jobs[("plain", f)] = pool.submit(plugin_tshark, src, base + columns([]) + ["-Y", f])
         every = ["-T", "fields", "-e", "frame.number"] + [x for f in fields for x in ("-e", f)]
-        jobs[("every", None)] = pool.submit(run, src, base + every)
-        jobs[("every-filtered", None)] = pool.submit(run, src, base + every + ["-Y", 'tcpstate.phase == "Teardown"'])
+        jobs[("every", None)] = pool.submit(plugin_tshark, src, base + every)
+        jobs[("every-filtered", None)] = pool.submit(plugin_tshark, src, base + every + ["-Y", 'tcpstate.phase == "Teardown"'])
 
         checked = 0
         for i, f in enumerate(fields):

@@ -12,27 +12,19 @@
 - each anomaly row counts the frames that carry that expert info (tshark -2 -Y tcpstate.expert.X).
   check_stats.py --source <repo> --build <build dir>
 """
-import argparse
 import collections
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zeek_rules  # noqa: E402
-
-
-def run(src, args):
-    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh")] + args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout
+from plugin_tshark import parse_source_build, plugin_tshark  # noqa: E402
 
 
 def tree(src, cap, two_pass):
     rows, parent = {}, None
-    for line in run(src, (["-2"] if two_pass else []) + ["-q", "-r", cap, "-z", "tcpstate,tree"]).splitlines():
+    for line in plugin_tshark(src, (["-2"] if two_pass else []) + ["-q", "-r", cap, "-z", "tcpstate,tree"]).splitlines():
         m = re.match(r"^( ?)(\S.*?)\s{2,}(\d+)\s", line)
         if not m or line.startswith("Topic"):
             continue
@@ -46,12 +38,7 @@ def tree(src, cap, two_pass):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--build", required=True)
-    a = ap.parse_args()
-    os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
-    src = os.path.abspath(a.source)
+    src = parse_source_build().source
     failures = 0
     caps = sorted(f for f in os.listdir(os.path.join(src, "sample-pcaps")) if f.endswith((".pcap", ".pcapng")))
     for name in caps:
@@ -72,7 +59,7 @@ def main():
             print(f"FAIL {name}: outcomes {outcome} != Zeek's rules per connection {zeek}")
             failures += 1
         shown = {}
-        for line in run(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields", "-e", "frame.number",
+        for line in plugin_tshark(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields", "-e", "frame.number",
                               "-e", "tcpstate.conn.state"]).splitlines():
             frame, state = line.split("\t")
             shown[int(frame)] = state
@@ -85,7 +72,7 @@ def main():
             print(f"FAIL {name}: segments by phase {phases} != TCP segments {len(pkts)}")
             failures += 1
         trans = collections.Counter()
-        for line in run(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields",
+        for line in plugin_tshark(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields",
                               "-e", "tcpstate.client.prev_state", "-e", "tcpstate.client.state",
                               "-e", "tcpstate.server.prev_state", "-e", "tcpstate.server.state"]).splitlines():
             cp, cs, sp, ss = line.split("\t")
@@ -100,7 +87,7 @@ def main():
         for (parent, expert), count in two.items():
             if parent != "Anomalies (expert infos)" or expert is None:
                 continue
-            frames = len(run(src, ["-2", "-r", cap, "-Y", expert, "-T", "fields", "-e", "frame.number"]).split())
+            frames = len(plugin_tshark(src, ["-2", "-r", cap, "-Y", expert, "-T", "fields", "-e", "frame.number"]).split())
             if frames != count:
                 print(f"FAIL {name}: {expert}: stats {count}, frames {frames}")
                 failures += 1

@@ -10,41 +10,32 @@ belongs to, from Wireshark's own TCP fields (it reads no tcpstate field). Prints
 (streams, Zeek connections, frames, mismatches) and the first mismatching frames.
 Exit 77 (CTest: skipped) when tshark is missing.
 """
-import argparse
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zeek_rules  # noqa: E402
+from plugin_tshark import parse_source_build, plugin_tshark  # noqa: E402
 
 
 def plugin_fields(src, cap):
-    out = subprocess.run([os.path.join(src, "tests", "run-tshark.sh"), "-2", "-r", cap, "-Y", "tcpstate.phase",
-                          "-T", "fields", "-E", "occurrence=f", "-e", "frame.number", "-e", "tcp.stream",
-                          "-e", "tcpstate.conn.state", "-e", "tcpstate.conn.history"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
+    text = plugin_tshark(src, ["-2", "-r", cap, "-Y", "tcpstate.phase", "-T", "fields", "-E", "occurrence=f",
+                               "-e", "frame.number", "-e", "tcp.stream", "-e", "tcpstate.conn.state",
+                               "-e", "tcpstate.conn.history"])
     rows = {}
-    for line in out.stdout.splitlines():
+    for line in text.splitlines():
         frame, stream, state, history = (line.split("\t") + ["", "", "", ""])[:4]
         rows[int(frame)] = (int(stream), state, history)
     return rows
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--build", required=True)
-    ap.add_argument("captures", nargs="*")
-    a = ap.parse_args()
+    a = parse_source_build(lambda ap: ap.add_argument("captures", nargs="*"))
     if shutil.which("tshark") is None:
         print("SKIP: tshark not installed", file=sys.stderr)
         return 77
-    src = os.path.abspath(a.source)
-    os.environ["TCPSTATE_BUILD"] = os.path.abspath(a.build)
+    src = a.source
     caps = a.captures or sorted(os.path.join(src, "sample-pcaps", f) for f in os.listdir(
         os.path.join(src, "sample-pcaps")) if f.endswith((".pcap", ".pcapng")))
     total = {"captures": 0, "streams": 0, "zeek": 0, "frames": 0, "bad": 0}
