@@ -186,6 +186,7 @@ static guint        blocks_len, blocks_cap;
 static uint8_t     *pool;
 static size_t       pool_len, pool_cap;
 static uint32_t     pool_last_frame; /* + 1; 0: none yet */
+static size_t       pool_last_offset; /* where pool_last_frame's details begin */
 static GHashTable  *extras;          /* frame -> full_extra: corrections, and details out of frame order */
 
 typedef struct full_extra {
@@ -389,6 +390,7 @@ static gboolean pool_append(uint32_t frame, const ts_frame_extra *d)
         pool = g_realloc(pool, pool_cap);
     }
     memcpy(pool + pool_len, buf, n);
+    pool_last_offset = pool_len;
     pool_len += n;
     blocks[block].bits[(frame >> 5) & 1] |= 1u << (frame & 31);
     pool_last_frame = frame + 1;
@@ -412,13 +414,20 @@ static gboolean pool_lookup(uint32_t frame, ts_frame_extra *out)
     uint64_t bits = (uint64_t)b->bits[1] << 32 | b->bits[0];
     if (!((bits >> bit) & 1))
         return FALSE;
-    guint before = (guint)__builtin_popcountll(bits & ((UINT64_C(1) << bit) - 1));
-    const uint8_t *p = pool + b->offset;
-    for (guint k = 0; k < before; k++) {
-        uint8_t head = *p++;
-        for (uint8_t f = X_NOTES; f <= X_HELD1; f = (uint8_t)(f << 1))
-            if (head & f)
-                p = skip_varint(p);
+    const uint8_t *p;
+    if (pool_last_frame != 0 && frame + 1 == pool_last_frame) {
+        /* The frame just stored: the first pass renders each frame right
+         * after storing it, so it need not walk the block's earlier details. */
+        p = pool + pool_last_offset;
+    } else {
+        guint before = (guint)__builtin_popcountll(bits & ((UINT64_C(1) << bit) - 1));
+        p = pool + b->offset;
+        for (guint k = 0; k < before; k++) {
+            uint8_t head = *p++;
+            for (uint8_t f = X_NOTES; f <= X_HELD1; f = (uint8_t)(f << 1))
+                if (head & f)
+                    p = skip_varint(p);
+        }
     }
     uint8_t head = *p++;
     int64_t scale = (head & X_MICRO) ? 1000 : 1;

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""A frame's first-pass details read the same wherever the store finds them.
+
+store.c keeps the details the first pass computes for a frame (the expected
+acknowledgment of a handshake ACK, how long each side held the state it left,
+when TIME-WAIT ends, control retransmissions and keep-alives) in a pool of
+varints, and finds a frame's entry two ways: the frame it has just stored
+directly (a single pass renders each frame right after storing it), any other
+by walking its block of 64 frames (`tshark -2`, a click in the GUI). Later
+segments never rewrite these details, so on every sample capture, every
+hostile capture and a synthetic busy-server capture (bench/gen_pcap.c: 10^4
+packets, 100 connections at a time), a single pass and -2 must print the
+same ones for every frame.
+
+  details_agree.py --build BUILD_DIR
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+from headers_agree import FIELDS, make_captures, run
+
+DETAILS = ['tcpstate.handshake.expected_ack', 'tcpstate.client.time_in_prev_state',
+           'tcpstate.server.time_in_prev_state', 'tcpstate.time_wait_end', 'tcpstate.retransmission',
+           'tcpstate.keepalive']
+
+
+def details(line):
+    columns = line.split('\t')
+    return [columns[0]] + [columns[FIELDS.index(f)] for f in DETAILS]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', required=True)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix='tcpstate-details-')
+    os.chmod(work, 0o755)
+    try:
+        busy = os.path.join(work, 'busy.pcap')
+        subprocess.run([os.path.join(args.build, 'bench', 'tcpstate_gen_pcap'), '-n', '10000', '-c', '100',
+                        '-o', busy], check=True, capture_output=True)
+        captures = make_captures(work, [busy])
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            results = list(pool.map(lambda pcap: (run(args.build, pcap, 'bytes', False),
+                                                  run(args.build, pcap, 'bytes', True)), captures))
+        failures = compared = with_details = 0
+        for pcap, (one, two) in zip(captures, results):
+            where = os.path.basename(pcap)
+            if len(one) != len(two):
+                print('FAIL %s: %d lines in one pass, %d with -2' % (where, len(one), len(two)))
+                failures += 1
+                continue
+            for a, b in zip(one, two):
+                compared += 1
+                da, db = details(a), details(b)
+                with_details += any(da[1:])
+                if da != db:
+                    failures += 1
+                    if failures <= 40:
+                        print('FAIL %s\n  one pass: %s\n  -2:       %s' % (where, da, db))
+        print('%d captures, %d frames compared (%d with details), %d differ' %
+              (len(captures), compared, with_details, failures))
+        if with_details == 0:
+            print('FAIL no frame has details: nothing was compared')
+            return 1
+        return 1 if failures else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
