@@ -27,6 +27,36 @@ void ts_lz_dict_set(ts_lz_dict *d, const uint8_t *bytes, size_t len)
         d->seen[lz_hash(d->bytes + k)] = (int32_t)k;
 }
 
+/* Whether the LZ_MIN bytes at a and b are equal: one load each, not a call. */
+static int same_min(const uint8_t *a, const uint8_t *b)
+{
+    uint32_t x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    return x == y;
+}
+
+/* How many bytes from a equal those from b, given that the first LZ_MIN do,
+ * up to max: eight at a time where the machine is little endian (the lowest
+ * differing byte is then the lowest set bit of the difference). */
+static size_t match_length(const uint8_t *a, const uint8_t *b, size_t max)
+{
+    size_t len = LZ_MIN;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (len + 8 <= max) {
+        uint64_t x, y;
+        memcpy(&x, a + len, sizeof x);
+        memcpy(&y, b + len, sizeof y);
+        if (x != y)
+            return len + (size_t)__builtin_ctzll(x ^ y) / 8;
+        len += 8;
+    }
+#endif
+    while (len < max && a[len] == b[len])
+        len++;
+    return len;
+}
+
 /* Flushes the `lit` literals that end at in[i]. */
 static size_t put_literals(uint8_t *out, size_t o, const uint8_t *in, size_t i, size_t lit)
 {
@@ -71,10 +101,8 @@ size_t ts_lz_encode(const ts_lz_dict *d, const uint8_t *input, size_t n_input, u
             uint32_t h = lz_hash(in + i);
             int32_t cand = seen[h];
             seen[h] = (int32_t)i;
-            if (cand >= 0 && i - (size_t)cand <= DISTANCE_MAX && memcmp(in + cand, in + i, LZ_MIN) == 0) {
-                size_t len = LZ_MIN;
-                while (i + len < n && len < LZ_MAX && in[(size_t)cand + len] == in[i + len])
-                    len++;
+            if (cand >= 0 && i - (size_t)cand <= DISTANCE_MAX && same_min(in + cand, in + i)) {
+                size_t len = match_length(in + cand, in + i, n - i < LZ_MAX ? n - i : LZ_MAX);
                 o = put_literals(out, o, in, i, lit);
                 lit = 0;
                 size_t dist = i - (size_t)cand;
