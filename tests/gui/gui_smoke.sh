@@ -46,6 +46,18 @@ xvfb_pid=$!
 for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 [ -s "$work/display" ] || { echo "SKIP: Xvfb did not start: $(cat "$work/xvfb.log")"; exit 77; }
 export DISPLAY=:$(head -1 "$work/display")
+# Xvfb names its display once it listens; still, under a loaded CI run (the
+# sanitizer suite beside other tests) wireshark once found no server there.
+# Wait until the server answers a client run as the user wireshark runs as,
+# and say so, with Xvfb's log, if it never does.
+answered=
+for _ in $(seq 100); do
+  if setpriv --reuid=65534 --regid=65534 --clear-groups env DISPLAY="$DISPLAY" \
+       xdotool getdisplaygeometry >/dev/null 2>&1; then answered=1; break; fi
+  kill -0 "$xvfb_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$answered" ] || fail "Xvfb on $DISPLAY answers no client: $(cat "$work/xvfb.log")"
 
 # shellcheck disable=SC2086 # TCPSTATE_TSHARK_ENV is a list of VAR=value words
 (exec setpriv --reuid=65534 --regid=65534 --clear-groups \
