@@ -16,12 +16,11 @@ tcpstate field and expert message of the two builds must be identical.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from headers_agree import make_captures, run
+from headers_agree import make_busy_captures, run
 
 
 def main():
@@ -32,10 +31,7 @@ def main():
     work = tempfile.mkdtemp(prefix='tcpstate-cold-')
     os.chmod(work, 0o755)
     try:
-        busy = os.path.join(work, 'busy.pcap')
-        subprocess.run([os.path.join(args.build, 'bench', 'tcpstate_gen_pcap'), '-n', '10000', '-c', '100',
-                        '-o', busy], check=True, capture_output=True)
-        captures = make_captures(work, [busy])
+        captures = make_busy_captures(args.build, work)
         jobs = [(pcap, two_pass) for pcap in captures for two_pass in (False, True)]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             results = list(pool.map(lambda j: (run(args.build, j[0], 'bytes', j[1]),

@@ -17,12 +17,11 @@ same ones for every frame.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from headers_agree import FIELDS, make_captures, run
+from headers_agree import FIELDS, make_busy_captures, run
 
 DETAILS = ['tcpstate.handshake.expected_ack', 'tcpstate.client.time_in_prev_state',
            'tcpstate.server.time_in_prev_state', 'tcpstate.time_wait_end', 'tcpstate.retransmission',
@@ -41,10 +40,7 @@ def main():
     work = tempfile.mkdtemp(prefix='tcpstate-details-')
     os.chmod(work, 0o755)
     try:
-        busy = os.path.join(work, 'busy.pcap')
-        subprocess.run([os.path.join(args.build, 'bench', 'tcpstate_gen_pcap'), '-n', '10000', '-c', '100',
-                        '-o', busy], check=True, capture_output=True)
-        captures = make_captures(work, [busy])
+        captures = make_busy_captures(args.build, work)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             results = list(pool.map(lambda pcap: (run(args.build, pcap, 'bytes', False),
                                                   run(args.build, pcap, 'bytes', True)), captures))

@@ -70,6 +70,15 @@ def make_captures(work, extra=()):
     return captures
 
 
+def make_busy_captures(build, work):
+    """make_captures() with a synthetic busy-server capture added (bench/gen_pcap.c:
+    10^4 packets, 100 connections at a time)."""
+    busy = os.path.join(work, 'busy.pcap')
+    subprocess.run([os.path.join(build, 'bench', 'tcpstate_gen_pcap'), '-n', '10000', '-c', '100', '-o', busy],
+                   check=True, capture_output=True)
+    return make_captures(work, [busy])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', required=True)
