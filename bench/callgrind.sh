@@ -11,6 +11,11 @@
 # --disable-protocol tcpstate, and filter mode then filters on the equivalent
 # tcp field (as bench.py does). tshark runs as nobody when run as root (see
 # tests/run-tshark.sh). Needs valgrind; takes about a minute per mode.
+#
+# Prints "MODE VARIANT INSTRUCTIONS own OWN": OWN is the part of the
+# instructions a frame that ran in tcpstate's own code (tcpstate.so, inlined
+# core included); the rest of what the plugin adds is Wireshark, GLib and libc
+# working for it (tree items, their labels, freeing them, printing fields).
 set -euo pipefail
 build=$(cd "$1" && pwd); mode=$2; variant=${3:-enabled}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +45,14 @@ count() { # capture -> instructions of the whole run
   else
     WIRESHARK_PLUGIN_DIR="$build/plugins" "${cmd[@]}" >/dev/null 2>"$out.err"
   fi
-  awk '/^summary:/ {print $2}' "$out"
+  awk '/^summary:/ {print $2}' "$out" >"$out.total"
+  # Self cost of every function compiled from this build's sources.
+  callgrind_annotate --inclusive=no --threshold=100 --auto=no "$out" |
+    awk -v src="$src/" 'index($0, "tcpstate.so]") || index($0, src) {gsub(",", "", $1); s += $1} END {print s + 0}' \
+    >"$out.own"
+  echo "$out"
 }
+src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
 a=$(count "$work/s20k.pcap"); b=$(count "$work/s10.pcap")
-echo "$mode $variant $(( (a - b) / 19990 ))"
+echo "$mode $variant $(( ($(cat "$a.total") - $(cat "$b.total")) / 19990 ))" \
+  "own $(( ($(cat "$a.own") - $(cat "$b.own")) / 19990 ))"
