@@ -25,7 +25,7 @@
 #include <epan/dissectors/packet-tcp.h>
 #include <wiretap/wtap.h>
 
-static int proto_frame = -1, proto_eth = -1, proto_ethertype = -1, proto_vlan = -1, proto_sll = -1;
+static int proto_frame = -1, proto_eth = -1, proto_ethertype = -1, proto_vlan = -1, proto_qinq = -1, proto_sll = -1;
 static int proto_null = -1, proto_raw = -1, proto_ip = -1, proto_ipv6 = -1, proto_tcp = -1;
 static int proto_udp = -1, proto_vxlan = -1;
 static int proto_icmp = -1, proto_icmpv6 = -1;
@@ -37,6 +37,7 @@ void ts_extract_bytes_init(void)
     proto_eth = proto_get_id_by_filter_name("eth");
     proto_ethertype = proto_get_id_by_filter_name("ethertype");
     proto_vlan = proto_get_id_by_filter_name("vlan");
+    proto_qinq = proto_get_id_by_filter_name("ieee8021ad");
     proto_sll = proto_get_id_by_filter_name("sll");
     proto_null = proto_get_id_by_filter_name("null");
     proto_raw = proto_get_id_by_filter_name("raw");
@@ -146,8 +147,8 @@ static enum walk walk_layers(tvbuff_t *tvb, packet_info *pinfo, int *tcp_offset,
             continue; /* no bytes of their own, or no longer reading */
         if (proto == proto_eth)
             offset += 14; /* destination, source, EtherType (802.3 with LLC is another layer: unparsed) */
-        else if (proto == proto_vlan)
-            offset += 4; /* 802.1Q tag: TCI and the next EtherType */
+        else if (proto == proto_vlan || proto == proto_qinq)
+            offset += 4; /* 802.1Q tag, or 802.1ad's outer one (QinQ): TCI and the next EtherType */
         else if (proto == proto_sll)
             offset += sll_length(pinfo);
         else if (proto == proto_null)

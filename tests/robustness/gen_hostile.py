@@ -207,11 +207,14 @@ def tunnels(p):
 
 @case
 def encapsulations(p):
-    """Headers the byte reader walks (802.1Q, VXLAN, an IPv6 Hop-by-Hop header,
-    window scaling on both SYNs) and one it does not (GRE): that frame says
-    "not parsed" instead of guessing."""
+    """Headers the byte reader walks (802.1Q, 802.1ad + 802.1Q (QinQ), VXLAN,
+    an IPv6 Hop-by-Hop header, window scaling on both SYNs) and one it does not
+    (GRE): that frame says "not parsed" instead of guessing."""
     def vlan(payload):
         return eth(struct.pack('!HH', 100, 0x0800) + payload, ethertype=0x8100)
+
+    def qinq(payload):  # service tag 10 (802.1ad), then customer tag 30 (802.1Q), then IPv6
+        return eth(struct.pack('!HHHH', 10, 0x8100, 30, 0x86dd) + payload, ethertype=0x88a8)
 
     def vxlan(inner_frame):
         udp = struct.pack('!HHHH', 50000, 4789, 8 + 8 + len(inner_frame), 0)
@@ -247,13 +250,18 @@ def encapsulations(p):
     dns = struct.pack('!HHHHHH', 1, 0x0100, 1, 0, 0, 0) + b'\x01a\0\0\x01\0\x01'
     p.add(eth(ipv4(C, S, 17, struct.pack('!HHHH', 5353, 53, 8 + len(dns), 0) + dns)))       # 16
     p.add(gre(ipv4(C, S, 17, struct.pack('!HHHH', 5353, 53, 8 + len(dns), 0) + dns)))       # 17
+    p.add(qinq(ipv6(c6, s6, 6, tcp(40005, 80, 1000, 0, SYN))))                       # 18
+    p.add(qinq(ipv6(s6, c6, 6, tcp(80, 40005, 5000, 1001, SYN | ACK))))              # 19
+    p.add(qinq(ipv6(c6, s6, 6, tcp(40005, 80, 1001, 5001, ACK))))                    # 20
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
             (4, 'tcpstate.client.state', 'SYN-SENT'), (6, 'tcpstate.server.state', 'ESTABLISHED'),
             (7, 'tcpstate.expert.unparsed', PRESENT), (7, 'tcpstate.client.state', ABSENT),
             (8, 'tcpstate.client.state', 'SYN-SENT'), (10, 'tcpstate.server.state', 'ESTABLISHED'),
             (15, 'tcpstate.expert.rst_challenge', PRESENT), (15, 'tcpstate.expert.rst_ignored', ABSENT),
             (16, 'tcpstate.expert.unparsed', ABSENT), (16, 'tcpstate.phase', ABSENT),
-            (17, 'tcpstate.expert.unparsed', ABSENT), (17, 'tcpstate.phase', ABSENT)]
+            (17, 'tcpstate.expert.unparsed', ABSENT), (17, 'tcpstate.phase', ABSENT),
+            (18, 'tcpstate.client.state', 'SYN-SENT'), (19, 'tcpstate.expert.unparsed', ABSENT),
+            (20, 'tcpstate.server.state', 'ESTABLISHED')]
 
 
 @case
