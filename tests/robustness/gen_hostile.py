@@ -364,6 +364,42 @@ def pcapng_extreme_time(path):
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (7, 'tcpstate.phase', ANY)]
 
 
+def multi_interface(path):
+    """pcapng with three interfaces of different link types (Ethernet, Linux
+    cooked v2, raw IP), one connection on each, their segments interleaved:
+    the byte reader must take each frame's link type from its own interface."""
+    wraps = [lambda ip, v6: eth(ip, 0x86dd if v6 else 0x0800),
+             LINK_LAYERS['link-sll2'][1], LINK_LAYERS['link-raw'][1]]
+    f = open(path, 'wb')
+    f.write(struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28))
+    for linktype in (1, 276, 101):  # microsecond timestamps (no if_tsresol)
+        f.write(struct.pack('<IIHHII', 1, 20, linktype, 0, 262144, 20))
+    t = 1_700_000_000 * 10 ** 6
+    c6, s6 = 'fd00::1', 'fd00::2'
+    steps = [(True, 1000, 0, SYN), (False, 5000, 1001, SYN | ACK), (True, 1001, 5001, ACK),
+             (True, 1001, 5001, FIN | ACK)]
+    for from_client, seq, ack, flags in steps:
+        for i, wrap in enumerate(wraps):
+            v6 = i == 1
+            c, s = (c6, s6) if v6 else (C, S)
+            seg = tcp(40000 + i, 80, seq, ack, flags) if from_client else tcp(80, 40000 + i, seq, ack, flags)
+            src, dst = (c, s) if from_client else (s, c)
+            frame = wrap(ipv6(src, dst, 6, seg) if v6 else ipv4(src, dst, 6, seg), v6)
+            t += 1000
+            pad = (-len(frame)) % 4
+            blen = 32 + len(frame) + pad
+            f.write(struct.pack('<IIIIIII', 6, blen, i, t >> 32, t & 0xffffffff, len(frame), len(frame))
+                    + frame + b'\0' * pad + struct.pack('<I', blen))
+    f.close()
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (2, 'tcpstate.client.state', 'SYN-SENT'),
+            (3, 'tcpstate.client.state', 'SYN-SENT'), (4, 'tcpstate.client.state', 'ESTABLISHED'),
+            (5, 'tcpstate.client.state', 'ESTABLISHED'), (6, 'tcpstate.client.state', 'ESTABLISHED'),
+            (7, 'tcpstate.server.state', 'ESTABLISHED'), (8, 'tcpstate.server.state', 'ESTABLISHED'),
+            (9, 'tcpstate.server.state', 'ESTABLISHED'), (10, 'tcpstate.client.state', 'FIN-WAIT-1'),
+            (11, 'tcpstate.client.state', 'FIN-WAIT-1'), (12, 'tcpstate.client.state', 'FIN-WAIT-1'),
+            (12, 'tcpstate.server.state', 'CLOSE-WAIT')]
+
+
 def never_close(path, n):
     """n connections, one SYN each, never closed: memory must stay bounded."""
     p = Pcap(path)
@@ -411,6 +447,7 @@ def generate(out, conns):
         expectations[name] = link_layer_case(p, wrap)
         p.close()
     expectations['pcapng-extreme-time'] = pcapng_extreme_time(os.path.join(out, 'pcapng-extreme-time.pcap'))
+    expectations['pcapng-multi-interface'] = multi_interface(os.path.join(out, 'pcapng-multi-interface.pcap'))
     if conns:
         never_close(os.path.join(out, 'never-close-%d.pcap' % conns), conns)
     return expectations
