@@ -327,24 +327,35 @@ def one_tuple_reuse(p):
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (4, 'tcpstate.client.state', 'CLOSED')]
 
 
+# pcapng blocks: section header, interface description, enhanced packet.
+PCAPNG_SHB = struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28)
+
+
+def pcapng_idb(linktype, opts=b''):
+    length = 20 + len(opts)
+    return struct.pack('<IIHHI', 1, length, linktype, 0, 262144) + opts + struct.pack('<I', length)
+
+
+def pcapng_epb(interface, t, frame):
+    """t in the interface's time units, 64 bits."""
+    pad = (-len(frame)) % 4
+    length = 32 + len(frame) + pad
+    t &= (1 << 64) - 1
+    return (struct.pack('<IIIIIII', 6, length, interface, t >> 32, t & 0xffffffff, len(frame), len(frame))
+            + frame + b'\0' * pad + struct.pack('<I', length))
+
+
 class Pcapng(Pcap):
     """pcapng with if_tsresol = 10^0: timestamps counted in whole seconds, 64 bits."""
 
     def __init__(self, path):
         self.f = open(path, 'wb')
-        shb = struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28)
         opts = struct.pack('<HHB3x', 9, 1, 0) + struct.pack('<HH', 0, 0)  # if_tsresol = 0, opt_endofopt
-        idb_len = 20 + len(opts)
-        idb = struct.pack('<IIHHI', 1, idb_len, 1, 0, 262144) + opts + struct.pack('<I', idb_len)
-        self.f.write(shb + idb)
+        self.f.write(PCAPNG_SHB + pcapng_idb(1, opts))
         self.n = 0
 
     def add(self, frame, t=None, dt=None, orig_len=None, caplen=None):
-        pad = (-len(frame)) % 4
-        blen = 32 + len(frame) + pad
-        t &= (1 << 64) - 1
-        self.f.write(struct.pack('<IIIIIII', 6, blen, 0, t >> 32, t & 0xffffffff, len(frame), len(frame))
-                     + frame + b'\0' * pad + struct.pack('<I', blen))
+        self.f.write(pcapng_epb(0, t, frame))
         self.n += 1
         return self.n
 
@@ -371,9 +382,7 @@ def multi_interface(path):
     wraps = [lambda ip, v6: eth(ip, 0x86dd if v6 else 0x0800),
              LINK_LAYERS['link-sll2'][1], LINK_LAYERS['link-raw'][1]]
     f = open(path, 'wb')
-    f.write(struct.pack('<IIIHHq', 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack('<I', 28))
-    for linktype in (1, 276, 101):  # microsecond timestamps (no if_tsresol)
-        f.write(struct.pack('<IIHHII', 1, 20, linktype, 0, 262144, 20))
+    f.write(PCAPNG_SHB + b''.join(pcapng_idb(linktype) for linktype in (1, 276, 101)))  # microseconds
     t = 1_700_000_000 * 10 ** 6
     c6, s6 = 'fd00::1', 'fd00::2'
     steps = [(True, 1000, 0, SYN), (False, 5000, 1001, SYN | ACK), (True, 1001, 5001, ACK),
@@ -386,10 +395,7 @@ def multi_interface(path):
             src, dst = (c, s) if from_client else (s, c)
             frame = wrap(ipv6(src, dst, 6, seg) if v6 else ipv4(src, dst, 6, seg), v6)
             t += 1000
-            pad = (-len(frame)) % 4
-            blen = 32 + len(frame) + pad
-            f.write(struct.pack('<IIIIIII', 6, blen, i, t >> 32, t & 0xffffffff, len(frame), len(frame))
-                    + frame + b'\0' * pad + struct.pack('<I', blen))
+            f.write(pcapng_epb(i, t, frame))
     f.close()
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (2, 'tcpstate.client.state', 'SYN-SENT'),
             (3, 'tcpstate.client.state', 'SYN-SENT'), (4, 'tcpstate.client.state', 'ESTABLISHED'),
