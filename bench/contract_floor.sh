@@ -31,10 +31,12 @@ chmod -R a+rX "$work"
 
 printf '%-8s %-22s %14s %10s %8s\n' mode variant "instr/frame" "own" "A/B"
 for mode in "${modes[@]}"; do
-  read -r _ _ b _ _ < <("$here/bench/callgrind.sh" "$build" "$mode" disabled)
+  line=$("$here/bench/callgrind.sh" "$build" "$mode" disabled)
+  read -r _ _ b _ _ <<<"$line"
   for variant in plugin floor; do
     dir=$build; [ "$variant" = floor ] && dir=$work/build
-    read -r _ _ a _ own < <("$here/bench/callgrind.sh" "$dir" "$mode" enabled)
+    line=$("$here/bench/callgrind.sh" "$dir" "$mode" enabled)
+    read -r _ _ a _ own <<<"$line"
     printf '%-8s %-22s %14s %10s %8s\n' "$mode" "$variant" "$a" "$own" \
       "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", a / b}')"
   done
