@@ -15,12 +15,9 @@ tcpstate field and expert message of the two builds must be identical.
 """
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
-from headers_agree import make_busy_captures, run
+from headers_agree import compare_runs, in_parallel, make_busy_captures, run, scratch, where
 
 
 def main():
@@ -28,32 +25,15 @@ def main():
     ap.add_argument('--build', required=True)
     args = ap.parse_args()
     cold = os.path.join(args.build, 'cold')
-    work = tempfile.mkdtemp(prefix='tcpstate-cold-')
-    os.chmod(work, 0o755)
-    try:
+    with scratch('tcpstate-cold-') as work:
         captures = make_busy_captures(args.build, work)
         jobs = [(pcap, two_pass) for pcap in captures for two_pass in (False, True)]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            results = list(pool.map(lambda j: (run(args.build, j[0], 'bytes', j[1]),
-                                               run(cold, j[0], 'bytes', j[1])), jobs))
-        failures = compared = 0
-        for (pcap, two_pass), (hot, encoded) in zip(jobs, results):
-            where = os.path.basename(pcap) + (' -2' if two_pass else '')
-            if len(hot) != len(encoded):
-                print('FAIL %s: %d lines vs %d' % (where, len(hot), len(encoded)))
-                failures += 1
-                continue
-            for h, c in zip(hot, encoded):
-                compared += 1
-                if h != c:
-                    failures += 1
-                    if failures <= 40:
-                        print('FAIL %s\n  hot:  %s\n  cold: %s' % (where, h, c))
+        results = in_parallel(lambda j: (run(args.build, j[0], 'bytes', j[1]),
+                                         run(cold, j[0], 'bytes', j[1])), jobs)
+        pairs = [(where(*job), hot, encoded) for job, (hot, encoded) in zip(jobs, results)]
+        failures, compared, _ = compare_runs(pairs, ('hot', 'cold'))
         print('%d captures, %d frame lines compared, %d differ' % (len(captures), compared, failures))
         return 1 if failures else 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -16,12 +16,9 @@ same ones for every frame.
 """
 import argparse
 import os
-import shutil
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
-from headers_agree import FIELDS, make_busy_captures, run
+from headers_agree import FIELDS, compare_runs, in_parallel, make_busy_captures, run, scratch
 
 DETAILS = ['tcpstate.handshake.expected_ack', 'tcpstate.client.time_in_prev_state',
            'tcpstate.server.time_in_prev_state', 'tcpstate.time_wait_end', 'tcpstate.retransmission',
@@ -37,37 +34,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', required=True)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix='tcpstate-details-')
-    os.chmod(work, 0o755)
-    try:
+    with scratch('tcpstate-details-') as work:
         captures = make_busy_captures(args.build, work)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            results = list(pool.map(lambda pcap: (run(args.build, pcap, 'bytes', False),
-                                                  run(args.build, pcap, 'bytes', True)), captures))
-        failures = compared = with_details = 0
-        for pcap, (one, two) in zip(captures, results):
-            where = os.path.basename(pcap)
-            if len(one) != len(two):
-                print('FAIL %s: %d lines in one pass, %d with -2' % (where, len(one), len(two)))
-                failures += 1
-                continue
-            for a, b in zip(one, two):
-                compared += 1
-                da, db = details(a), details(b)
-                with_details += any(da[1:])
-                if da != db:
-                    failures += 1
-                    if failures <= 40:
-                        print('FAIL %s\n  one pass: %s\n  -2:       %s' % (where, da, db))
+        results = in_parallel(lambda pcap: (run(args.build, pcap, 'bytes', False),
+                                            run(args.build, pcap, 'bytes', True)), captures)
+        pairs = [(os.path.basename(pcap), one, two) for pcap, (one, two) in zip(captures, results)]
+        failures, compared, _ = compare_runs(pairs, ('one pass', '-2'), view=details)
+        with_details = sum(1 for _, one, two in pairs if len(one) == len(two)
+                           for line in one if any(details(line)[1:]))
         print('%d captures, %d frames compared (%d with details), %d differ' %
               (len(captures), compared, with_details, failures))
         if with_details == 0:
             print('FAIL no frame has details: nothing was compared')
             return 1
         return 1 if failures else 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -13,6 +13,7 @@ frames whose encapsulation the byte reader does not know: those must say
   headers_agree.py --build BUILD_DIR
 """
 import argparse
+import contextlib
 import glob
 import os
 import shutil
@@ -79,42 +80,71 @@ def make_busy_captures(build, work):
     return make_captures(work, [busy])
 
 
+# What the three "two runs agree" tests (this one, cold_agree, details_agree) share.
+
+@contextlib.contextmanager
+def scratch(prefix):
+    """A temporary folder tshark (run as nobody) can read, removed afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(work, 0o755)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def in_parallel(fn, jobs):
+    """fn over every job, as many at once as there are cores; results in job order."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def where(pcap, two_pass):
+    return os.path.basename(pcap) + (' -2' if two_pass else '')
+
+
+def compare_runs(pairs, names, view=lambda line: line, skip=lambda line: False):
+    """Two runs over the same captures must give the same frame lines.
+    pairs: (where, first run's lines, second run's lines); names: the two runs'
+    names in messages; view(line): the part compared; skip(line of the first
+    run): a frame left out (still counted as compared). Prints the first 40
+    differences; returns (differences, frames compared, frames skipped)."""
+    failures = compared = skipped = 0
+    for place, first, second in pairs:
+        if len(first) != len(second):
+            print('FAIL %s: %d lines vs %d' % (place, len(first), len(second)))
+            failures += 1
+            continue
+        for a, b in zip(first, second):
+            compared += 1
+            if skip(a):
+                skipped += 1
+                continue
+            va, vb = view(a), view(b)
+            if va != vb:
+                failures += 1
+                if failures <= 40:
+                    print('FAIL %s\n  %-8s %s\n  %-8s %s' % (place, names[0] + ':', va, names[1] + ':', vb))
+    return failures, compared, skipped
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', required=True)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix='tcpstate-headers-')
-    os.chmod(work, 0o755)
-    try:
+    with scratch('tcpstate-headers-') as work:
         captures = make_captures(work)
         unparsed_col = FIELDS.index('tcpstate.expert.unparsed')
-        failures = compared = unparsed = 0
         jobs = [(pcap, two_pass) for pcap in captures for two_pass in (False, True)]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            results = list(pool.map(lambda j: (run(args.build, j[0], 'bytes', j[1]),
-                                               run(args.build, j[0], 'fields', j[1])), jobs))
-        for (pcap, two_pass), (by_bytes, by_fields) in zip(jobs, results):
-            if True:
-                if len(by_bytes) != len(by_fields):
-                    print('FAIL %s%s: %d lines vs %d' % (pcap, ' -2' if two_pass else '', len(by_bytes),
-                                                         len(by_fields)))
-                    failures += 1
-                    continue
-                for b, f in zip(by_bytes, by_fields):
-                    compared += 1
-                    if b.split('\t')[unparsed_col] != '':
-                        unparsed += 1
-                        continue  # checked by robustness.annotations (tunnels-gre)
-                    if b != f:
-                        failures += 1
-                        if failures <= 40:
-                            print('FAIL %s%s\n  bytes:  %s\n  fields: %s' % (os.path.basename(pcap),
-                                  ' -2' if two_pass else '', b, f))
+        results = in_parallel(lambda j: (run(args.build, j[0], 'bytes', j[1]),
+                                         run(args.build, j[0], 'fields', j[1])), jobs)
+        pairs = [(where(*job), by_bytes, by_fields) for job, (by_bytes, by_fields) in zip(jobs, results)]
+        # Frames the byte reader does not parse are checked by robustness.annotations (tunnels-gre).
+        failures, compared, unparsed = compare_runs(pairs, ('bytes', 'fields'),
+                                                    skip=lambda line: line.split('\t')[unparsed_col] != '')
         print('%d captures (%d snapped), %d frame lines compared, %d not parsed by bytes, %d differ'
               % (len(captures), len(captures) // (len(SNAPS) + 1) * len(SNAPS), compared, unparsed, failures))
         return 1 if failures else 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':
