@@ -316,6 +316,7 @@ static bool resends_own_control(const ts_endpoint *ep, const ts_segment *seg)
 }
 
 static bool ack_acceptable(const ts_endpoint *ep, uint32_t ack);
+static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation *out);
 
 /*
  * A capture shows a segment leave its sender, not reach its receiver. The
@@ -350,8 +351,71 @@ static void confirm_peer_pending(ts_pending *peer, const ts_segment *seg)
         return;
     if (peer->kind == PENDING_ACK)
         peer->active = 0;
-    else if (!peer->deferred && has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))
+    else if (!peer->deferred && !peer->held && has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))
         peer->active = 0;
+}
+
+/* A duplicate ACK: nothing new acknowledged, no data, no control. A receiver
+ * sends one when a segment arrives out of order (RFC 9293 3.10.7.4, "send an
+ * acknowledgment"; RFC 5681 4.2: at once), so it shows a hole below what it
+ * got. (A window update reads the same; see put_back_held.) */
+static bool is_duplicate_ack(const ts_endpoint *sender, const ts_segment *seg)
+{
+    return (seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) == TS_TH_ACK &&
+           seg->payload_len == 0 && sender->highest_ack != 0 && seg->ack == sender->highest_ack;
+}
+
+/* Hold a FIN that its receiver has not taken in sequence: it waits for the
+ * hole before it, which starts at `hole_at` (RFC 9293 3.10.7.4, eighth step:
+ * a FIN is processed only once everything before it has arrived). */
+static void hold(ts_pending *p, uint32_t hole_at, uint32_t since)
+{
+    p->held = 1;
+    p->hole_at = hole_at;
+    p->held_since = since;
+}
+
+/* The receiver's own ACK says what it had in sequence when it sent it
+ * (SEG.ACK is its RCV.NXT, RFC 9293 3.3.1):
+ *   - a duplicate ACK below the start of the peer's FIN segment, after that
+ *     FIN was captured: the FIN arrived beyond a hole (data before it was
+ *     lost) and was not taken; its receiver is as it was before it;
+ *   - an ACK that covers a held FIN: the FIN was taken before this segment
+ *     left. If no retransmission filled the hole meanwhile, none was there
+ *     (the duplicate ACK had crossed the FIN): the FIN is put back where it
+ *     was captured. */
+static void read_receivers_ack(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                               ts_correction *corr)
+{
+    int r = 1 - s;
+    ts_pending *peer = &conn->pending[r];
+    ts_pending_detail *detail = &conn->pending_detail[r];
+    ts_endpoint *ep = &conn->ep[s];
+
+    if (!peer->active || peer->kind != PENDING_CONTROL || peer->deferred || !has(seg, TS_TH_ACK))
+        return;
+    if (peer->held) {
+        if (seq_lt(seg->ack, peer->ctl_end))
+            return;
+        ts_segment arrival = detail->seg;
+        ts_endpoint before = *ep;
+        if (seq_lt(ep->rcv_nxt, arrival.seq))
+            ep->rcv_nxt = arrival.seq;
+        receive_effects(conn, s, &arrival, out);
+        peer->held = 0;
+        peer->active = 0;
+        if (ep->state != before.state)
+            report(corr, out, role_of(conn, s), ep->state, TS_DELIVERED, peer->id, peer->held_since, false);
+        return;
+    }
+    if (!has(&detail->seg, TS_TH_FIN) || has(&detail->seg, TS_TH_SYN) || !is_duplicate_ack(ep, seg) ||
+        !seq_lt(seg->ack, detail->seg.seq))
+        return;
+    restore_receive_side(ep, &detail->rx_before);
+    ep->rcv_known = 1;
+    ep->rcv_nxt = seg->ack;
+    report(corr, out, role_of(conn, s), peer->state_before, TS_OUT_OF_ORDER, peer->id, peer->applied_id, false);
+    hold(peer, seg->ack, peer->applied_id);
 }
 
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
@@ -365,6 +429,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     const ts_segment *last = &conn->last;
 
     if (!carries_syn_fin_or_rst(seg)) {
+        read_receivers_ack(conn, s, seg, out, corr);
         confirm_peer_pending(peer, seg);
         return;
     }
@@ -384,7 +449,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     /* 1: our own SYN or FIN again, still unacknowledged: it never arrived. */
     /* (A SYN-ACK after our bare SYN is the next step of a simultaneous open,
      * not the same SYN again: a resend keeps its ACK flag.) */
-    if (own->active && own->kind == PENDING_CONTROL &&
+    if (own->active && own->kind == PENDING_CONTROL && !own->held &&
         resends_control(seg, own->ctl_end, has(&own_detail->seg, TS_TH_SYN)) &&
         has(seg, TS_TH_ACK) == has(&own_detail->seg, TS_TH_ACK)) {
         uint8_t really = conn->ep[r].state; /* a deferred one was never applied */
@@ -402,6 +467,10 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         bool peer_syn = has(&peer_detail->seg, TS_TH_SYN);
         if (peer->deferred)
             return; /* already known to arrive after this side's next segment */
+        if (peer->held) {
+            read_receivers_ack(conn, s, seg, out, corr);
+            return;
+        }
         /* 3: a RST answering the SYN, from a side that never sent a SYN-ACK. */
         if (peer_syn && !has(&peer_detail->seg, TS_TH_ACK) && has(seg, TS_TH_RST) &&
             conn->ep[s].passive && !conn->ep[s].isn_known) {
@@ -918,6 +987,42 @@ static void classify(ts_conn *conn, int s, const ts_segment *seg, bool acked_fir
     out->phase = TS_PHASE_DATA;
 }
 
+/* ---- holes in the receiver's sequence space ------------------------------- */
+
+/* A FIN its receiver could not take: data before it is missing (the
+ * capture shows a gap, RFC 9293 3.10.7.4 eighth step). */
+static bool fin_beyond_hole(const ts_endpoint *receiver, const ts_segment *seg)
+{
+    return has(seg, TS_TH_FIN) && !receiver->peer_fin_seen && receiver->rcv_known &&
+           seq_lt(receiver->rcv_nxt, fin_position(seg)) && is_synchronized(receiver->state);
+}
+
+/* A segment from the sender of a held FIN that covers the first missing
+ * number fills the hole, as far as the capture can tell (the receiver's
+ * next duplicate ACK says otherwise if it did not): everything up to the
+ * FIN is in, and the FIN is taken now (seventh and eighth steps). The held
+ * receive stays correctable, now applied at this segment. */
+static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out)
+{
+    int r = 1 - s;
+    ts_pending *p = &conn->pending[s];
+    ts_endpoint *receiver = &conn->ep[r];
+    if (!p->active || !p->held || !seq_le(seg->seq, p->hole_at) ||
+        !seq_gt(seg->seq + seg_space(seg), p->hole_at))
+        return false;
+    ts_endpoint before = *receiver;
+    ts_segment arrival = conn->pending_detail[s].seg;
+    arrival.time_ns = seg->time_ns;
+    if (seq_lt(receiver->rcv_nxt, arrival.seq))
+        receiver->rcv_nxt = arrival.seq;
+    receive_effects(conn, r, &arrival, out);
+    p->held = 0;
+    p->applied_id = seg->id;
+    p->state_before = before.state;
+    conn->pending_detail[s].rx_before = before;
+    return true;
+}
+
 /* ---- one step -------------------------------------------------------------- */
 
 /* Keep a receive that changed its receiver's state (or, deferred, will), so
@@ -930,6 +1035,9 @@ static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_seg
     p->kind = kind;
     p->state_before = rx_before->state;
     p->deferred = 0;
+    p->held = 0;
+    p->hole_at = 0;
+    p->held_since = 0;
     p->id = seg->id;
     p->applied_id = seg->id;
     p->ctl_end = kind == PENDING_CONTROL ? control_end(seg) : 0;
@@ -977,7 +1085,8 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
     if ((seg->flags & (TS_TH_SYN | TS_TH_FIN | TS_TH_RST | TS_TH_ACK)) != TS_TH_ACK ||
         seg->delivery != TS_DELIVERED || !((1u << ep->state) & SYNCHRONIZED_SENDERS) ||
         !((1u << peer->state) & ACK_INDIFFERENT_RECEIVERS) ||
-        (peer_pending->active && peer_pending->deferred) || conn->seen_from != 3 ||
+        (peer_pending->active && (peer_pending->deferred || peer_pending->held)) ||
+        (conn->pending[s].active && conn->pending[s].held) || conn->seen_from != 3 ||
         ep->ack_due != ACK_DUE_NONE || !ep->rcv_known || !peer->rcv_known)
         return false;
 
@@ -1104,6 +1213,7 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
         receive_effects(conn, r, seg, out);
         break;
     }
+    bool filled = seg->delivery == TS_DELIVERED && fill_hole(conn, s, seg, out);
     if (rx_before.state == TS_FIN_WAIT_1 && has(seg, TS_TH_FIN) && conn->ep[r].state == TS_CLOSING)
         out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
     if (reopen_from == TS_TIME_WAIT && conn->ep[r].state == TS_SYN_RECEIVED)
@@ -1113,8 +1223,15 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     ts_pending *p = &conn->pending[s];
     bool carries_control = has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN);
     bool peer_ever_seen = (conn->seen_from & (1u << r)) != 0 || has(seg, TS_TH_SYN);
-    if (has(seg, TS_TH_RST) || !peer_ever_seen) {
+    if (filled) {
+        /* the held FIN took effect here: it stays correctable as before */
+    } else if (has(seg, TS_TH_RST) || !peer_ever_seen) {
         p->active = 0; /* nothing later could take it back */
+    } else if (seg->delivery == TS_DELIVERED && fin_beyond_hole(&conn->ep[r], seg)) {
+        if (!(p->active && p->held && p->ctl_end == control_end(seg))) {
+            start_pending(p, &conn->pending_detail[s], seg, PENDING_CONTROL, &rx_before);
+            hold(p, conn->ep[r].rcv_nxt, seg->id);
+        }
     } else if (seg->delivery == TS_DELIVERED_LATE && carries_control) {
         static const ts_endpoint not_yet_received = {0};
         start_pending(p, &conn->pending_detail[s], seg, PENDING_CONTROL, &not_yet_received);

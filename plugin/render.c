@@ -266,6 +266,8 @@ static const char *delivery_text(uint8_t delivery)
         return "no listener";
     case TS_RESET_BY_DATA:
         return "reset its receiver";
+    case TS_OUT_OF_ORDER:
+        return "out of order";
     default:
         return NULL;
     }
@@ -411,6 +413,18 @@ static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo,
         case TS_LOST:
             expert_add_info_format(pinfo, item, &ei_corrects,
                                    "Corrects frame %u: it never reached the %s, which was still %s",
+                                   extra->corrects, who, spelled(extra->corrected_state));
+            break;
+        case TS_OUT_OF_ORDER:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: it reached the %s beyond a hole (data before it was "
+                                   "missing) and waits for it; the %s was still %s",
+                                   extra->corrects, who, who, spelled(extra->corrected_state));
+            break;
+        case TS_DELIVERED:
+            expert_add_info_format(pinfo, item, &ei_corrects,
+                                   "Corrects frame %u: the %s had taken it where it was captured (no hole "
+                                   "before it after all); it was %s",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         default:

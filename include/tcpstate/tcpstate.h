@@ -77,8 +77,10 @@ typedef enum ts_delivery {
     TS_DELIVERED_LATE,     /* crossed the receiver's next segment: it arrived
                               after the receiver had sent that segment */
     TS_NO_LISTENER,        /* reached a port with no socket (answered by RST) */
-    TS_RESET_BY_DATA       /* new data reached a side whose application had closed:
+    TS_RESET_BY_DATA,      /* new data reached a side whose application had closed:
                               it was reset on arrival (RFC 1122 4.2.2.13) */
+    TS_OUT_OF_ORDER        /* arrived beyond a hole in its receiver's sequence space:
+                              taken only when the hole filled (RFC 9293 3.10.7.4) */
 } ts_delivery;
 
 /* One captured TCP segment. */
@@ -189,10 +191,13 @@ typedef struct ts_pending {
     uint8_t  kind;           /* what it carried: see tcpstate.c */
     uint8_t  state_before;   /* receiver's state before it */
     uint8_t  deferred;       /* taken back, to be applied after the receiver's next segment */
+    uint8_t  held;           /* a FIN beyond a hole: applied when the hole fills */
     uint32_t id;
     uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
     uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
     uint32_t acked_ctl;      /* for a bare ACK: the peer control it acknowledged */
+    uint32_t hole_at;        /* held: the first number the receiver is missing (its own ACK) */
+    uint32_t held_since;     /* held: the first segment shown without it */
 } ts_pending;
 
 typedef struct ts_pending_detail {

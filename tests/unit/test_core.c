@@ -808,6 +808,98 @@ static void test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answer
     assert_states(&f, "TIME-WAIT", "CLOSED");
 }
 
+/* ---- hindsight: a FIN is taken only in sequence (RFC 9293 3.10.7.4) ------------------ */
+
+/* The data before the FIN never reached the wire (the capture shows the gap):
+ * the FIN arrives beyond a hole and waits; the retransmitted data fills the
+ * hole and the FIN is taken with it (eighth step: "if the FIN bit is set ...
+ * and the segment is in sequence"). */
+static void test_fin_beyond_a_hole_in_the_capture_waits_for_the_data_before_it(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    /* data [CISN+1, CISN+11) lost before the capture point */
+    seg(&f, C, FIN | ACK, CISN + 11, SISN + 1, 0);
+    assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
+    seg(&f, S, ACK, SISN + 1, CISN + 1, 0); /* duplicate ACK: the hole */
+    assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
+    seg_at(&f, 200 * MS, C, ACK | PSH, CISN + 1, SISN + 1, 10, TS_DELIVERED);
+    assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg(&f, S, ACK, SISN + 1, CISN + 12, 0);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+    g_assert_false(f.fix[0].valid);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 12, 0);
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+}
+
+/* The data before the FIN was captured but lost after the capture point: the
+ * receiver's duplicate ACK (its RCV.NXT, below the data) shows the FIN came
+ * out of order. It is taken back, and taken when the retransmission from the
+ * hole's first byte arrives. */
+static void test_fin_after_lost_data_is_taken_back_by_the_receivers_duplicate_ack(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 10); /* id 4: lost after the capture */
+    seg(&f, C, FIN | ACK, CISN + 11, SISN + 1, 0); /* id 5 */
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT"); /* best knowledge so far */
+    seg(&f, S, ACK, SISN + 1, CISN + 1, 0);        /* id 6: duplicate ACK */
+    assert_note(&f, TS_NOTE_CORRECTS);
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 5);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_OUT_OF_ORDER);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
+    assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
+    seg_at(&f, 200 * MS, C, ACK | PSH, CISN + 1, SISN + 1, 10, TS_DELIVERED);
+    assert_prev(&f, "FIN-WAIT-1", "ESTABLISHED");
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg(&f, S, ACK, SISN + 1, CISN + 12, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+}
+
+/* An ACK below the FIN that is not a duplicate (it acknowledges new data) may
+ * have crossed the FIN: nothing is taken back. */
+static void test_an_ack_that_crossed_the_fin_takes_nothing_back(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 10);
+    seg(&f, C, FIN | ACK, CISN + 11, SISN + 1, 0);
+    seg(&f, S, ACK, SISN + 1, CISN + 11, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg(&f, S, ACK, SISN + 1, CISN + 12, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+}
+
+/* A duplicate ACK that crossed the FIN (a window update, say) holds it back
+ * for a moment; the receiver's next ACK covers the FIN with no retransmission
+ * between: no hole was there, and the FIN is put back where it was captured. */
+static void test_fin_held_by_a_crossing_duplicate_ack_is_put_back_by_the_covering_ack(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, ACK | PSH, CISN + 1, SISN + 1, 10);
+    seg(&f, C, FIN | ACK, CISN + 11, SISN + 1, 0); /* id 5 */
+    seg(&f, S, ACK, SISN + 1, CISN + 1, 0);        /* id 6: taken back */
+    assert_states(&f, "FIN-WAIT-1", "ESTABLISHED");
+    seg(&f, S, ACK, SISN + 1, CISN + 12, 0);       /* id 7 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSE-WAIT");
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+}
+
 /* The second pass feeds what the first learnt: the same capture, no corrections. */
 static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(void)
 {
@@ -914,6 +1006,14 @@ int main(int argc, char **argv)
     g_test_add_func("/core/hindsight/lost-fin", test_lost_fin_is_corrected_by_its_retransmission);
     g_test_add_func("/core/hindsight/lost-final-ack",
                     test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answers);
+    g_test_add_func("/core/hindsight/fin-beyond-a-hole-in-the-capture-waits",
+                    test_fin_beyond_a_hole_in_the_capture_waits_for_the_data_before_it);
+    g_test_add_func("/core/hindsight/fin-after-lost-data-taken-back-by-duplicate-ack",
+                    test_fin_after_lost_data_is_taken_back_by_the_receivers_duplicate_ack);
+    g_test_add_func("/core/hindsight/ack-crossing-the-fin-takes-nothing-back",
+                    test_an_ack_that_crossed_the_fin_takes_nothing_back);
+    g_test_add_func("/core/hindsight/fin-held-by-crossing-duplicate-ack-put-back",
+                    test_fin_held_by_a_crossing_duplicate_ack_is_put_back_by_the_covering_ack);
     g_test_add_func("/core/hindsight/delivery-flags-give-corrected-view",
                     test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
     g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
