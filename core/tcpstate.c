@@ -95,7 +95,13 @@ static bool is_closed_state(uint8_t state)
 
 /* What a pending receive carried. */
 enum { PENDING_CONTROL = 1, /* a SYN or a FIN: the receiver must ack ctl_end */
-       PENDING_ACK = 2 };   /* a bare ACK of the receiver's SYN or FIN (acked_ctl) */
+       PENDING_ACK = 2,     /* a bare ACK of the receiver's SYN or FIN (acked_ctl) */
+       PENDING_RESET = 3 }; /* a RST that reset its receiver */
+
+/* The longest a retransmission timer runs (RFC 6298 2.5 lets it be capped at
+ * no less than 60 s; Linux TCP_RTO_MAX is 120 s): a side that a RST did not
+ * reach sends again within it. */
+#define RTO_MAX_NS (120LL * 1000000000)
 
 /* What an endpoint still owes an acknowledgment for. */
 enum { ACK_DUE_NONE = 0, ACK_DUE_SYN = 1, ACK_DUE_FIN = 2 };
@@ -134,6 +140,7 @@ static void reset_incarnation(ts_conn *conn)
 {
     memset(conn->pending, 0, sizeof conn->pending);
     memset(conn->pending_detail, 0, sizeof conn->pending_detail);
+    memset(conn->resend_check, 0, sizeof conn->resend_check);
     conn->simultaneous_open = 0;
     conn->first_fin_by = 0;
     conn->first_syn_by = 0;
@@ -347,7 +354,7 @@ static bool carries_syn_fin_or_rst(const ts_segment *seg)
  * deferred one stays: it arrives after this segment (the caller applies it). */
 static void confirm_peer_pending(ts_pending *peer, const ts_segment *seg)
 {
-    if (!peer->active)
+    if (!peer->active || peer->kind == PENDING_RESET)
         return;
     if (peer->kind == PENDING_ACK)
         peer->active = 0;
@@ -418,6 +425,58 @@ static void read_receivers_ack(ts_conn *conn, int s, const ts_segment *seg, ts_a
     hold(peer, seg->ack, peer->applied_id);
 }
 
+/* Did the answer to a retransmitted SYN or FIN show that its receiver had
+ * the first transmission? A D-SACK block for it (RFC 2883 4.1: "a duplicate
+ * segment"), or a timestamp echo of the first transmission's (RFC 7323 4.3:
+ * a duplicate does not update TS.Recent, so the receiver echoes what it had). */
+static bool answer_shows_duplicate(const ts_resend_check *check, const ts_segment *answer)
+{
+    if ((answer->opts & TS_OPT_SACK) && seq_le(answer->sack_left, check->ctl_seq) &&
+        seq_gt(answer->sack_right, check->ctl_seq) && seq_le(answer->sack_right, answer->ack))
+        return true;
+    return check->timestamps && (answer->opts & TS_OPT_TIMESTAMPS) &&
+           check->original_tsval != check->resend_tsval && answer->tsecr == check->original_tsval;
+}
+
+/* The receiver's first answer that acknowledges a retransmitted SYN or FIN
+ * settles the loss concluded from it: when the answer shows a duplicate, the
+ * first transmission had arrived and only the receiver's ACK was lost; the
+ * receiver was as it is now since that first one. */
+static void read_resend_answer(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                               ts_correction *corr)
+{
+    ts_resend_check *check = &conn->resend_check[1 - s];
+    if (!check->active || !has(seg, TS_TH_ACK) || has(seg, TS_TH_RST) || !seq_gt(seg->ack, check->ctl_seq))
+        return;
+    check->active = 0;
+    if (answer_shows_duplicate(check, seg))
+        report(corr, out, role_of(conn, s), conn->ep[s].state, TS_DELIVERED, check->original_id, check->since_id,
+               false);
+}
+
+/* A side sends again what it had sent before (data, a SYN or a FIN below its
+ * SND.NXT): its retransmission timer ran out, so it was alive all along. */
+static bool resends_below_snd_nxt(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return !has(seg, TS_TH_RST) && seg_space(seg) > 0 && ep->snd_nxt != 0 && seq_lt(seg->seq, ep->snd_nxt);
+}
+
+/* A RST that reset its receiver, until the receiver shows otherwise: a
+ * retransmission from it proves the RST never took effect (lost, or not
+ * acceptable where it arrived), since the retransmission timer outlasts the
+ * round trip the RST answered (RFC 6298 2.4). New data or an ACK may have
+ * crossed the RST and proves nothing. */
+static void read_reset_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                                ts_correction *corr)
+{
+    ts_pending *peer = &conn->pending[1 - s];
+    if (!peer->active || peer->kind != PENDING_RESET || !resends_below_snd_nxt(&conn->ep[s], seg))
+        return;
+    restore_receive_side(&conn->ep[s], &conn->pending_detail[1 - s].rx_before);
+    report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id, false);
+    peer->active = 0;
+}
+
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                            ts_correction *corr)
 {
@@ -428,6 +487,8 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     const ts_pending_detail *peer_detail = &conn->pending_detail[r];
     const ts_segment *last = &conn->last;
 
+    read_resend_answer(conn, s, seg, out, corr);
+    read_reset_evidence(conn, s, seg, out, corr);
     if (!carries_syn_fin_or_rst(seg)) {
         read_receivers_ack(conn, s, seg, out, corr);
         confirm_peer_pending(peer, seg);
@@ -456,6 +517,20 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         if (!own->deferred) {
             restore_receive_side(&conn->ep[r], &own_detail->rx_before);
             really = own->state_before;
+            /* The answer will say whether the receiver had it. Sent again
+             * and again, the first transmission stays the one in question:
+             * answers lost each time explain every resend at once. */
+            ts_resend_check *check = &conn->resend_check[s];
+            if (!check->active || check->ctl_seq != own->ctl_end - 1u) {
+                check->active = 1;
+                check->timestamps = (own_detail->seg.opts & TS_OPT_TIMESTAMPS) != 0;
+                check->original_id = own->id;
+                check->since_id = own->applied_id;
+                check->ctl_seq = own->ctl_end - 1u;
+                check->original_tsval = own_detail->seg.tsval;
+            }
+            check->timestamps &= (seg->opts & TS_OPT_TIMESTAMPS) != 0;
+            check->resend_tsval = seg->tsval;
         }
         report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
         own->active = 0;
@@ -1086,7 +1161,8 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
         seg->delivery != TS_DELIVERED || !((1u << ep->state) & SYNCHRONIZED_SENDERS) ||
         !((1u << peer->state) & ACK_INDIFFERENT_RECEIVERS) ||
         (peer_pending->active && (peer_pending->deferred || peer_pending->held)) ||
-        (conn->pending[s].active && conn->pending[s].held) || conn->seen_from != 3 ||
+        (conn->pending[s].active && conn->pending[s].held) || conn->resend_check[1 - s].active ||
+        conn->seen_from != 3 ||
         ep->ack_due != ACK_DUE_NONE || !ep->rcv_known || !peer->rcv_known)
         return false;
 
@@ -1225,6 +1301,9 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     bool peer_ever_seen = (conn->seen_from & (1u << r)) != 0 || has(seg, TS_TH_SYN);
     if (filled) {
         /* the held FIN took effect here: it stays correctable as before */
+    } else if (has(seg, TS_TH_RST) && peer_ever_seen && seg->delivery == TS_DELIVERED &&
+               rx_before.state != conn->ep[r].state) {
+        start_pending(p, &conn->pending_detail[s], seg, PENDING_RESET, &rx_before);
     } else if (has(seg, TS_TH_RST) || !peer_ever_seen) {
         p->active = 0; /* nothing later could take it back */
     } else if (seg->delivery == TS_DELIVERED && fin_beyond_hole(&conn->ep[r], seg)) {
@@ -1280,9 +1359,12 @@ static bool last_may_reset_receiver(const ts_conn *conn)
 uint32_t ts_conn_correctable_since(const ts_conn *conn)
 {
     uint32_t since = UINT32_MAX;
-    for (int e = 0; e < 2; e++)
+    for (int e = 0; e < 2; e++) {
         if (conn->pending[e].active && conn->pending[e].id < since)
             since = conn->pending[e].id;
+        if (conn->resend_check[e].active && conn->resend_check[e].since_id < since)
+            since = conn->resend_check[e].since_id;
+    }
     if (last_may_reset_receiver(conn) && conn->last.id < since)
         since = conn->last.id;
     return since;
@@ -1302,6 +1384,19 @@ ts_state ts_conn_endpoint_state(const ts_conn *conn, int endpoint, int64_t time_
 ts_role ts_conn_role_of(const ts_conn *conn, int endpoint)
 {
     return role_of(conn, endpoint);
+}
+
+bool ts_conn_forgettable(const ts_conn *conn, int64_t now_ns)
+{
+    for (int e = 0; e < 2; e++) {
+        const ts_pending *p = &conn->pending[e];
+        if (p->active && p->kind == PENDING_RESET &&
+            now_ns < ts_time_add(conn->pending_detail[e].seg.time_ns, RTO_MAX_NS))
+            return false;
+        if (ts_conn_endpoint_state(conn, e, now_ns, NULL) != TS_CLOSED)
+            return false;
+    }
+    return true;
 }
 
 bool ts_conn_finished(const ts_conn *conn)

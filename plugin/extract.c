@@ -18,11 +18,14 @@
 
 gint ts_pref_headers = TS_HEADERS_FROM_BYTES;
 
-/* RFC 7323 2.2: the Window Scale option (kind 3, length 3) on a SYN. Options
- * end at the data offset, or at End of Option List; No-Operation is one byte;
- * every other option has a length byte (RFC 9293 3.1). Only captured option
- * bytes are read. Returns the shift + 1, 0 when there is no option. */
-static uint8_t window_scale_option(tvbuff_t *tvb, int offset, int header_len)
+/* The options tcpstate reads (RFC 9293 3.1: they end at the data offset or
+ * at End of Option List; No-Operation is one byte; every other option has a
+ * length byte). Only captured option bytes are read.
+ *   Window Scale (kind 3, length 3, RFC 7323 2.2), on a SYN: the shift + 1;
+ *   Timestamps (kind 8, length 10, RFC 7323 3.2): TSval and TSecr;
+ *   SACK (kind 5, length 2 + 8n, RFC 2018 3): the first block, which is the
+ *   D-SACK block when there is one (RFC 2883 4). */
+static void read_options(tvbuff_t *tvb, int offset, int header_len, ts_segment *seg)
 {
     int at = offset + 20, end = offset + header_len;
     int captured_end = offset + tvb_captured_length_remaining(tvb, offset);
@@ -41,11 +44,19 @@ static uint8_t window_scale_option(tvbuff_t *tvb, int offset, int header_len)
         uint8_t len = tvb_get_guint8(tvb, at + 1);
         if (len < 2 || at + len > end)
             break;
-        if (kind == 3 && len == 3)
-            return (uint8_t)(tvb_get_guint8(tvb, at + 2) + 1u);
+        if (kind == 3 && len == 3 && (seg->flags & TS_TH_SYN)) {
+            seg->wscale_opt = (uint8_t)(tvb_get_guint8(tvb, at + 2) + 1u);
+        } else if (kind == 8 && len == 10) {
+            seg->opts |= TS_OPT_TIMESTAMPS;
+            seg->tsval = tvb_get_ntohl(tvb, at + 2);
+            seg->tsecr = tvb_get_ntohl(tvb, at + 6);
+        } else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+            seg->opts |= TS_OPT_SACK;
+            seg->sack_left = tvb_get_ntohl(tvb, at + 2);
+            seg->sack_right = tvb_get_ntohl(tvb, at + 6);
+        }
         at += len;
     }
-    return 0;
 }
 
 gboolean ts_extract_tcp_header(tvbuff_t *tvb, int at, packet_info *pinfo, ts_extracted *out)
@@ -72,7 +83,8 @@ gboolean ts_extract_tcp_header(tvbuff_t *tvb, int at, packet_info *pinfo, ts_ext
     out->seg.ack = pntoh32(h + 8);
     out->seg.flags = (uint16_t)(pntoh16(h + 12) & 0x0fff);
     out->seg.window = pntoh16(h + 14);
-    out->seg.wscale_opt = (out->seg.flags & TS_TH_SYN) ? window_scale_option(tvb, at, header_len) : 0;
+    if (header_len > 20)
+        read_options(tvb, at, header_len, &out->seg);
     out->seg.id = pinfo->num;
     out->seg.delivery = TS_DELIVERED;
     out->header_len = (uint8_t)header_len;

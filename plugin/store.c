@@ -984,8 +984,7 @@ static void release_finished(int64_t now)
         if (core != NULL) {
             if (!ts_conn_finished(core))
                 ; /* reopened since: it is queued again when it finishes */
-            else if (ts_conn_endpoint_state(core, 0, now, NULL) != TS_CLOSED ||
-                     ts_conn_endpoint_state(core, 1, now, NULL) != TS_CLOSED)
+            else if (!ts_conn_forgettable(core, now))
                 break; /* the queue is in closing order: the rest are younger */
             else
                 release_core(stream);

@@ -99,7 +99,16 @@ typedef struct ts_segment {
                              first captured segment), 1: sent by endpoint B */
     uint8_t  delivery;    /* ts_delivery */
     uint8_t  wscale_opt;  /* on a SYN: the Window Scale option's shift + 1; 0: none */
+    uint8_t  opts;        /* TS_OPT_*: which of the options below the segment carried */
+    uint32_t tsval;       /* Timestamps option (RFC 7323 3.2), with TS_OPT_TIMESTAMPS */
+    uint32_t tsecr;
+    uint32_t sack_left;   /* first SACK block (RFC 2018 3), raw, with TS_OPT_SACK: below */
+    uint32_t sack_right;  /* SEG.ACK it is a D-SACK, a duplicate received (RFC 2883 4) */
 } ts_segment;
+
+/* Options a segment carried (ts_segment.opts). */
+#define TS_OPT_TIMESTAMPS 0x01u
+#define TS_OPT_SACK       0x02u
 
 /* Notes: facts about one segment, one bit each. */
 enum {
@@ -205,6 +214,19 @@ typedef struct ts_pending_detail {
     ts_segment  seg;         /* the segment, to apply it late */
 } ts_pending_detail;
 
+/* A loss concluded from a retransmission (a SYN or FIN sent again before any
+ * acknowledgment), until its receiver's answer to the retransmission says
+ * whether it had the first one after all (its own ACK was what got lost). */
+typedef struct ts_resend_check {
+    uint8_t  active;
+    uint8_t  timestamps;     /* both transmissions carried Timestamps */
+    uint32_t original_id;    /* the segment taken as lost */
+    uint32_t since_id;       /* the first annotation that correction rewrote */
+    uint32_t ctl_seq;        /* the SYN's or FIN's sequence number */
+    uint32_t original_tsval;
+    uint32_t resend_tsval;
+} ts_resend_check;
+
 typedef struct ts_conn {
     /* What every segment reads or writes comes first, together: a capture
      * interleaves many connections, and each segment should cost its
@@ -228,6 +250,7 @@ typedef struct ts_conn {
     uint32_t    bad_synack_ack; /* ack of the last unacceptable ACK or SYN-ACK in
                                    SYN-SENT (figure 8): our RST answers it */
     ts_pending_detail pending_detail[2]; /* of pending[], read only to take one back or apply it late */
+    ts_resend_check resend_check[2];     /* by sending endpoint */
 } ts_conn;
 
 /* Start a connection. */
@@ -251,6 +274,13 @@ uint32_t ts_conn_correctable_since(const ts_conn *conn);
 /* Final state of an endpoint (0 = A, 1 = B) as of time_ns, for ts_conn_inherit. */
 ts_state ts_conn_endpoint_state(const ts_conn *conn, int endpoint, int64_t time_ns,
                                 int64_t *time_wait_end_ns);
+
+/* Whether nothing later in the capture can change what the connection
+ * shows, as of time now_ns: both ends CLOSED (TIME-WAIT over), and no RST
+ * that closed one of them is still waiting for its receiver to show it
+ * alive (its retransmission timer, at most RFC 6298's cap). A caller may
+ * then forget the connection. */
+bool ts_conn_forgettable(const ts_conn *conn, int64_t now_ns);
 
 /* Role of an endpoint, and whether both ends are closed. */
 ts_role ts_conn_role_of(const ts_conn *conn, int endpoint);

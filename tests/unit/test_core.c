@@ -900,6 +900,140 @@ static void test_fin_held_by_a_crossing_duplicate_ack_is_put_back_by_the_coverin
     assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
 }
 
+/* ---- hindsight: a retransmission's answer says whether the original arrived ---------- */
+
+/* One segment with options: Timestamps (tsval, tsecr; 0 0: none) and a first
+ * SACK block (left, right; 0 0: none). */
+static void seg_opts(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
+                     uint32_t tsval, uint32_t tsecr, uint32_t sack_left, uint32_t sack_right)
+{
+    ts_segment s = {0};
+    f->now += gap;
+    s.time_ns = f->now;
+    s.seq = seq;
+    s.ack = ack;
+    s.window = 65535;
+    s.id = ++f->id;
+    s.flags = (uint16_t)flags;
+    s.src_port = from == C ? 51000 : 8888;
+    s.dst_port = from == C ? 8888 : 51000;
+    s.from_b = (uint8_t)from;
+    if (tsval != 0 || tsecr != 0) {
+        s.opts |= TS_OPT_TIMESTAMPS;
+        s.tsval = tsval;
+        s.tsecr = tsecr;
+    }
+    if (sack_left != sack_right) {
+        s.opts |= TS_OPT_SACK;
+        s.sack_left = sack_left;
+        s.sack_right = sack_right;
+    }
+    ts_conn_step(&f->conn, &s, &f->a, f->fix);
+}
+
+/* The server's ACK of the client's FIN was lost after the server sent it:
+ * the client sends its FIN again, and the server's answer carries a D-SACK
+ * block for it (RFC 2883 4.1: a duplicate segment). The server had the first
+ * FIN after all: CLOSE-WAIT since it, as its answer shows. */
+static void test_retransmitted_fin_answered_with_a_dsack_was_a_duplicate(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 101, 500, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 110, 500, 0, 0);           /* id 4 */
+    assert_states(&f, "FIN-WAIT-1", "CLOSE-WAIT");
+    seg_opts(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 310, 500, 0, 0);     /* id 5 */
+    g_assert_true(f.fix[0].valid); /* best knowledge: the first was lost */
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    seg_opts(&f, MS, S, ACK, SISN + 1, CISN + 2, 720, 310, CISN + 1, CISN + 2); /* id 6 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 4);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 4);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_DELIVERED);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSE-WAIT");
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+}
+
+/* The same with the SYN-ACK: the client's ACK was lost; its answer to the
+ * SYN-ACK sent again echoes the first one's timestamp (RFC 7323 4.3: a
+ * duplicate does not update TS.Recent), so the first SYN-ACK had arrived. */
+static void test_retransmitted_synack_answered_with_the_first_ones_timestamp_was_a_duplicate(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);    /* id 2 */
+    seg_opts(&f, 1000 * MS, S, SYN | ACK, SISN, CISN + 1, 1500, 100, 0, 0); /* id 3 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 1101, 500, 0, 0);     /* id 4 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 2);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 2);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
+/* Without that evidence (the answer echoes the retransmission's timestamp,
+ * no D-SACK) the first one stays lost. */
+static void test_retransmitted_fin_answered_plainly_stays_lost(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 101, 500, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 110, 500, 0, 0);
+    seg_opts(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 1, 310, 500, 0, 0);
+    g_assert_true(f.fix[0].valid);
+    seg_opts(&f, MS, S, ACK, SISN + 1, CISN + 2, 720, 310, 0, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
+}
+
+/* ---- hindsight: a RST that never arrived --------------------------------------------- */
+
+/* The client's RST is lost: the server sends its data again on its own timer
+ * (RFC 6298: its retransmission timer outlasts the round trip the RST would
+ * have taken), so it was never reset; the client, whose socket is gone
+ * (3.10.5: no TIME-WAIT after a RST), answers the retransmission with a RST. */
+static void test_lost_rst_is_corrected_when_its_receiver_sends_again(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, S, ACK | PSH, SISN + 1, CISN + 1, 4);               /* id 4 */
+    seg(&f, C, RST | ACK, CISN + 1, SISN + 5, 0);               /* id 5: lost */
+    assert_states(&f, "CLOSED", "CLOSED");                      /* best knowledge */
+    seg_at(&f, 200 * MS, S, ACK | PSH, SISN + 1, CISN + 1, 4, TS_DELIVERED); /* id 6 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 5);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
+    assert_states(&f, "CLOSED", "ESTABLISHED");
+    g_assert_false(ts_conn_finished(&f.conn));
+    seg(&f, C, RST, CISN + 1, 0, 0);
+    assert_states(&f, "CLOSED", "CLOSED");
+}
+
+/* New data from the RST's receiver may have crossed the RST: nothing is taken back. */
+static void test_new_data_crossing_a_rst_takes_nothing_back(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, RST | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, ACK | PSH, SISN + 1, CISN + 1, 4);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "CLOSED", "CLOSED");
+}
+
 /* The second pass feeds what the first learnt: the same capture, no corrections. */
 static void test_delivery_flags_from_hindsight_give_the_corrected_view_directly(void)
 {
@@ -1014,6 +1148,16 @@ int main(int argc, char **argv)
                     test_an_ack_that_crossed_the_fin_takes_nothing_back);
     g_test_add_func("/core/hindsight/fin-held-by-crossing-duplicate-ack-put-back",
                     test_fin_held_by_a_crossing_duplicate_ack_is_put_back_by_the_covering_ack);
+    g_test_add_func("/core/hindsight/retransmitted-fin-answered-with-dsack-was-duplicate",
+                    test_retransmitted_fin_answered_with_a_dsack_was_a_duplicate);
+    g_test_add_func("/core/hindsight/retransmitted-synack-answered-with-first-timestamp-was-duplicate",
+                    test_retransmitted_synack_answered_with_the_first_ones_timestamp_was_a_duplicate);
+    g_test_add_func("/core/hindsight/retransmitted-fin-answered-plainly-stays-lost",
+                    test_retransmitted_fin_answered_plainly_stays_lost);
+    g_test_add_func("/core/hindsight/lost-rst-corrected-when-receiver-sends-again",
+                    test_lost_rst_is_corrected_when_its_receiver_sends_again);
+    g_test_add_func("/core/hindsight/new-data-crossing-rst-takes-nothing-back",
+                    test_new_data_crossing_a_rst_takes_nothing_back);
     g_test_add_func("/core/hindsight/delivery-flags-give-corrected-view",
                     test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
     g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
