@@ -290,21 +290,6 @@ static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_
     corr->since_id = since_id;
 }
 
-/* Did the peer's segment P cross our retransmission R rather than get lost?
- * A retransmission timer that had run most of its course when P was captured
- * fired before P could arrive; one that was young would have been stopped
- * by P. "Most" is three quarters: P must arrive within the last quarter of the
- * wait, which covers a round trip from the capture point for any RTO >= 3 RTT
- * (RFC 6298 keeps RTO well above the RTT). */
-static bool crossed_retransmission(const ts_endpoint *sender, const ts_segment *retransmission,
-                                   const ts_segment *peer_segment)
-{
-    int64_t waited = ts_time_sub(retransmission->time_ns, sender->control_sent_ns);
-    int64_t since_peer = ts_time_sub(retransmission->time_ns, peer_segment->time_ns);
-    /* Divide rather than multiply: timestamps come from the capture, any value. */
-    return sender->control_sent_ns != 0 && waited > 0 && since_peer >= 0 && since_peer < waited / 4;
-}
-
 /* Does seg send again the SYN or FIN that an earlier segment of the same
  * sender carried at `ctl_end - 1`? */
 static bool resends_control(const ts_segment *seg, uint32_t ctl_end, bool was_syn)
@@ -574,15 +559,16 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
             return;
         }
         /* This side sends its own SYN or FIN again without acknowledging the
-         * peer's: it waited a whole retransmission timeout and heard nothing,
-         * so the peer's segment did not cross this one, it was lost. */
+         * peer's: it had not taken it when this left (its ACK is its RCV.NXT).
+         * Lost, or crossing this one: the peer's next segments tell. Held
+         * meanwhile: the peer's retransmission is the one that arrives, or
+         * this side's ACK covering it with none between puts it back. */
         if (resends_own_control(&conn->ep[s], seg)) {
-            if (crossed_retransmission(&conn->ep[s], seg, &peer_detail->seg))
-                return; /* crossed: it still arrived where it was captured */
             restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id,
                    peer->applied_id, false);
-            peer->active = 0;
+            hold(peer, has(seg, TS_TH_ACK) ? seg->ack : peer_detail->seg.seq, peer->applied_id);
+            conn->ep[s].rcv_nxt = peer->hole_at;
             return;
         }
         /* 2: this side sends a new SYN or FIN that does not acknowledge the
@@ -699,9 +685,6 @@ static void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotat
         }
         note_ack_sent(ep, seg->ack);
     }
-
-    if (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))
-        ep->control_sent_ns = seg->time_ns;
 
     if (has(seg, TS_TH_SYN)) {
         if (seg->payload_len > 0)

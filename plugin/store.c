@@ -931,10 +931,9 @@ static void apply_correction(conn_hot *hot, const ts_correction *corr, uint32_t 
 
     ts_frame_extra *there = extra_for(corr->segment_id);
     there->corrected_by = frame;
-    /* The latest word on where it arrived, but a loss stands (a FIN lost
-     * and then crossed is still the one that was lost). */
-    if (corr->delivery == TS_LOST || there->delivery != TS_LOST)
-        there->delivery = corr->delivery;
+    /* The latest word on where it arrived: a later correction knows more
+     * (a control held as lost and then put back was delivered after all). */
+    there->delivery = corr->delivery;
 
     if (hot->patch.len == 0)
         return;

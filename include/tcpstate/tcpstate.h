@@ -188,7 +188,6 @@ typedef struct ts_endpoint {
     uint32_t highest_ack;    /* highest ack we have sent */
     uint32_t window;         /* last window we advertised, scaled */
     int64_t  time_wait_end_ns;
-    int64_t  control_sent_ns; /* when we last sent a SYN or FIN */
 } ts_endpoint;
 
 /* A receive whose effect on its receiver is not yet confirmed by the receiver's

@@ -995,6 +995,33 @@ static void test_retransmitted_fin_answered_plainly_stays_lost(void)
     assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
 }
 
+/* The server's FIN+ACK and its first retransmission are lost; the client
+ * sends its FIN again without acknowledging the server's: it had not
+ * received it. Held, not taken as crossed: the server's ACK of the client's
+ * FIN then moves the client to FIN-WAIT-2, and the server's FIN sent once
+ * more is the one that arrives. */
+static void test_fin_the_receivers_own_retransmission_does_not_acknowledge_is_held(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);                             /* id 4 */
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);                             /* id 5: lost */
+    seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED); /* id 6: lost */
+    seg_at(&f, 10000, C, FIN | ACK, CISN + 1, SISN + 1, 0, TS_DELIVERED);    /* id 7 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 6);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "FIN-WAIT-1");
+    assert_states(&f, "FIN-WAIT-1", "LAST-ACK");
+    seg(&f, S, ACK, SISN + 2, CISN + 2, 0);                                   /* id 8 */
+    assert_states(&f, "FIN-WAIT-2", "LAST-ACK");
+    seg_at(&f, 300 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED); /* id 9 */
+    assert_states(&f, "TIME-WAIT", "LAST-ACK");
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+}
+
 /* ---- hindsight: a RST that never arrived --------------------------------------------- */
 
 /* The client's RST is lost: the server sends its data again on its own timer
@@ -1158,6 +1185,8 @@ int main(int argc, char **argv)
                     test_lost_rst_is_corrected_when_its_receiver_sends_again);
     g_test_add_func("/core/hindsight/new-data-crossing-rst-takes-nothing-back",
                     test_new_data_crossing_a_rst_takes_nothing_back);
+    g_test_add_func("/core/hindsight/fin-not-acknowledged-by-receivers-own-retransmission-is-held",
+                    test_fin_the_receivers_own_retransmission_does_not_acknowledge_is_held);
     g_test_add_func("/core/hindsight/delivery-flags-give-corrected-view",
                     test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
     g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
