@@ -423,6 +423,11 @@ class Nft:
             raise RuntimeError(f"nft table: {r.stderr}")
         self._key = CLEANUP.add(f"nft delete table inet {self.table}", self._remove)
 
+    def add_chain(self, chain, hook, priority):
+        """Add a base chain `chain` at `hook` ('input'|'output') with `priority` (lower runs first)."""
+        self._nft("add", "chain", "inet", self.table, chain,
+                  f"{{ type filter hook {hook} priority {priority}; policy accept; }}")
+
     def add(self, chain, rule):
         """Add `rule` (nft syntax, e.g. 'tcp dport 9000 tcp flags & (syn|ack) == syn counter drop') and return
         its handle."""
