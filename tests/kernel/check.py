@@ -184,39 +184,55 @@ def read_variant_table(dirs):
     return rows
 
 
+RANK = {"LISTEN": 0, "SYN-SENT": 1, "SYN-RECEIVED": 2, "ESTABLISHED": 3, "FIN-WAIT-1": 4, "CLOSE-WAIT": 4,
+        "FIN-WAIT-2": 5, "CLOSING": 5, "LAST-ACK": 5, "TIME-WAIT": 6}
+
+
+def _rank(state, other):
+    if state == "CLOSED":   # before the connection, or after it: whichever fits the other state
+        return 7 if RANK.get(other, 0) >= 3 else 0
+    return RANK.get(state, -1)
+
+
 def classify(name, d, vrow):
     """A rough kind for a disagreement (frame, side, got, want) of variant `name` (vrow: its variants.tsv row)."""
     frame, side, got, want = d
     if vrow is None:
         return "no loss"
     flags = vrow["flags"].split(",")
-    dropped_from = vrow["from"]
-    receiver = "server" if dropped_from == "client" else "client"
-    kind = ""
+    plen = int(vrow["len"] or 0)
+    hook = "input" if vrow["hook"] == "input" else "output"
+    receiver = "server" if vrow["from"] == "client" else "client"
+    role = "receiver" if side == receiver else "sender"
+    g, w = _rank(got, want), _rank(want, got)
+    ahead = g > w
     if "RST" in flags:
-        kind = "lost RST"
+        kind = "RST"
     elif "SYN" in flags:
-        kind = "lost SYN-ACK" if "ACK" in flags else "lost SYN"
+        kind = "SYN-ACK" if "ACK" in flags else "SYN"
     elif "FIN" in flags:
-        kind = "lost FIN" + (" (with data)" if int(vrow["len"] or 0) > 0 else "")
-    elif int(vrow["len"] or 0) > 0:
-        kind = "lost data"
+        kind = "FIN"
+    elif plen > 0:
+        kind = "data"
     else:
-        kind = "lost bare ACK"
-    if kind == "lost data" and side == receiver and got in RECEIVED_FIN and want not in RECEIVED_FIN:
-        return "FIN beyond a hole taken early (lost data before the FIN)"
-    if kind.startswith("lost FIN") and side == receiver and got in RECEIVED_FIN and want not in RECEIVED_FIN:
-        return kind + ": taken as received (receiver shown past the FIN it never got)"
-    if kind.startswith("lost FIN") and "CLOSING" in (got, want):
-        return kind + ": taken as crossed (CLOSING) or crossing missed"
-    if kind in ("lost SYN", "lost SYN-ACK") and "SYN-RECEIVED" in (got, want):
-        return kind + ": taken as received / crossed (SYN-RECEIVED)"
-    if kind == "lost RST" and want == "CLOSED" and got != "CLOSED":
-        return "lost RST: the reset side shown CLOSED too early? (want CLOSED, got " + got + ")"
-    if kind == "lost RST":
-        return "lost RST unnoticed / side shown reset although it never got the RST"
-    side_rel = "receiver" if side == receiver else "sender"
-    return f"other: {kind}, {side_rel} side"
+        kind = "bare ACK"
+    if vrow["family"] == "double":
+        kind += " and its retransmission"
+    if kind == "data" and role == "receiver" and ahead and got in RECEIVED_FIN:
+        return "FIN beyond a hole taken early (data before the FIN lost)"
+    if kind.startswith(("SYN", "FIN")) and role == "receiver" and ahead:
+        how = "crossed" if got in ("SYN-RECEIVED", "CLOSING") else "received"
+        return f"lost {kind.split(' ')[0]} taken as {how} (receiver shown past a {kind.split(' ')[0]} it never got)"
+    if kind == "RST" and role == "receiver" and ahead:
+        return "lost RST unnoticed (receiver shown reset although it never got the RST)"
+    if kind == "RST" and role == "sender":
+        return f"lost RST: its sender shown {got}, kernel {want}"
+    if kind.startswith("bare ACK") and role == "receiver" and ahead:
+        return "lost bare ACK taken as received (receiver shown past an ACK it never got)"
+    if hook == "output" and role == "sender" and not ahead:
+        return (f"{kind} lost at output: its sender shown as not having received what it acknowledged "
+                f"(behind the kernel until a later segment)")
+    return f"other: {kind} lost at {hook}, {role} side, plugin {'ahead of' if ahead else 'behind'} the kernel"
 
 
 def pct(a, t):

@@ -1229,6 +1229,13 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False, loss=Non
     if spec["verify"] and not loss:
         spec["verify"](events, sport, cport)
     pkts = truth.read_pcap(ctx.pcap)
+    if loss:
+        # R1 in a loss variant: the client is the side whose pure SYN is captured first; when the loss removed
+        # the scenario client's first SYN from the wire (simultaneous open), that is the other side.
+        first = next((p for p in pkts if p["tcp"] and p["flags"] & (truth.SYN | truth.ACK) == truth.SYN), None)
+        if first is not None and first["src"][1] == ctx.server_ep[1] and first["dst"][1] == ctx.client_ep[1]:
+            meta["client"], meta["server"] = list(ctx.server_ep), list(ctx.client_ep)
+            meta["sides_swapped"] = True
     full_path = ctx.full_capture.path if ctx.full_capture is not None else None
     try:
         if full_path:

@@ -81,6 +81,8 @@ R14 Sides without a kernel socket.  A scenario may play one side itself through 
 R15 One-direction captures.  The truth is built from a second capture of both directions taken at the same time;
     each segment of the one-direction capture gets the row of the same segment there (subset_rows): the state
     after it includes what the segments missing from the capture did.
+R17 An abort whose RST a loss variant dropped at the output hook (so no captured segment shows it): the side is
+    CLOSED from the first packet captured after the event.
 R16 A logged move to the same state (FIN_WAIT2->FIN_WAIT2: close() of a socket that is already in FIN-WAIT-2, seen
     when the peer's FIN was lost) changes nothing.
 R12 Fail loudly: an event whose cause cannot be found, an event whose old state contradicts the socket's previous
@@ -397,6 +399,10 @@ def build_truth(pkts, events, meta):
     #   slot 0 = before the first packet, slot N = after packet N, None = after the capture.
     # action: a RFC state name, or "tw-fin-wait-2" (R7).
     attributions = []
+    pending = []      # (side, event ts, ts of the packet it is attributed to, state): for R12 in loss variants
+    # R17: (side, "RST") when a loss variant dropped a RST of that side at the output hook.
+    output_lost = {(d["from"], "RST") for d in meta.get("drops", []) if "nth" in d and d["chain"] == "output"
+                   and d["count"]}
     kstate = {}  # side -> last logged kernel state (R12 consistency)
     for order, e in enumerate(side_events):
         side, old, new = e["side"], e["old"], e["new"]
@@ -470,6 +476,14 @@ def build_truth(pkts, events, meta):
                         st = later[0]["stream"] if later else pkts[-1]["stream"]
                         attributions.append((slot, order, st, side, action, desc))
                         continue
+                elif (side, "RST") in output_lost:
+                    # R17: an abort whose RST a loss variant dropped at the output hook (never on the wire, never
+                    # retransmitted): the capture shows nothing of it; the side is CLOSED from the first packet
+                    # captured after the event (none: no row changes).
+                    later = [p for p in pkts if p["ts"] > e["ts"]]
+                    if later:
+                        attributions.append((later[0]["idx"], order, later[0]["stream"], side, "CLOSED", desc))
+                    continue
                 else:
                     raise TruthError(f"{desc} at {e['ts']}: no received RST/FIN/ACK and no RST sent explains it")
         else:
@@ -477,6 +491,8 @@ def build_truth(pkts, events, meta):
         if pkt is None:
             raise TruthError(f"{desc} at {e['ts']}: no captured segment explains it")
         attributions.append((pkt["idx"], order, pkt["stream"], side, action, desc))
+        if pkt["ts"] > e["ts"] + TOL_NS:
+            pending.append((side, e["ts"], pkt["ts"], action))   # true in the kernel before its segment shows
 
     # Replay.
     init_server = "LISTEN" if listener_at(pkts[0]["ts"]) or listener_at(capture_start) else "CLOSED"
@@ -554,8 +570,7 @@ def build_truth(pkts, events, meta):
     # R12: ss snapshots.
     for snap in meta.get("snapshots", []):
         check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=bool(meta.get("loss")),
-                       output_loss={d["from"] for d in meta.get("drops", []) if "nth" in d
-                                    and d["chain"] == "output" and d["count"]})
+                       pending=pending)
     return rows, nstreams > 1, report
 
 
@@ -587,25 +602,24 @@ def _ss_matches(w, seen, listener):
     return w in seen
 
 
-def _snapshot_excuse(snap, pkts, side, seen, listener, output_loss):
+def _snapshot_excuse(snap, pkts, side, seen, listener, pending):
     """Loss variants only: an `ss` snapshot that differs from the truth after the last packet before it is accepted
     when (a) a packet captured while `ss` ran (between snap ts and ts_end) leaves the side in the state `ss` shows,
-    or (b) a segment of this side was dropped at the output hook, and the state `ss` shows is the one the truth gives
-    at this side's next captured segment (a send-side change whose segment is not on the wire shows at its
+    or (b) the kernel logged the change to the state `ss` shows before the snapshot, but the segment it is attributed
+    to was captured after it (a send-side change whose segment was lost at the output hook shows at its
     retransmission, R3).  Returns the reason or None.  The per-packet truth is not affected."""
     col = 0 if side == "client" else 1
     during = [p for p in pkts if snap["ts"] < p["ts"] <= snap.get("ts_end", snap["ts"])]
     for p in during:
         if _ss_matches(p["truth"][col], seen, listener):
             return f"ss ran while frame {p['idx']} was captured"
-    if side in output_loss:
-        nxt = next((p for p in pkts if p["ts"] > snap["ts"] and p["sender"] == side), None)
-        if nxt is not None and _ss_matches(nxt["truth"][col], seen, listener):
-            return f"{side}'s change shows at its next captured segment, frame {nxt['idx']} (output loss)"
+    for sd, ev_ts, pkt_ts, state in pending:
+        if sd == side and ev_ts <= snap["ts"] < pkt_ts and _ss_matches(state, seen, listener):
+            return f"{side} logged {state} before the snapshot, its segment is captured after it"
     return None
 
 
-def check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=False, output_loss=()):
+def check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=False, pending=()):
     before = [p for p in pkts if p["ts"] <= snap["ts"]]
     if not before:
         return
@@ -632,7 +646,7 @@ def check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=False, o
         line = f"ss@{snap['label']}: {side} truth {w}, ss {seen or ['-']}"
         why = None
         if not ok and loss_variant:
-            why = _snapshot_excuse(snap, pkts, side, seen, got["listener"], output_loss)
+            why = _snapshot_excuse(snap, pkts, side, seen, got["listener"], pending)
             if why:
                 line += f"  (loss variant: {why})"
                 ok = True
