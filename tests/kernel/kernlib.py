@@ -437,6 +437,18 @@ class Nft:
             raise RuntimeError(f"nft did not echo a handle: {out!r}")
         return int(m.group(1))
 
+    def add_counter(self, name):
+        """A named counter object: it outlives the rules that use it (`counter name NAME`), so a rule can be deleted
+        first and its count read afterwards, with no packet counted between the read and the deletion."""
+        self._nft("add", "counter", "inet", self.table, name)
+
+    def counter_value(self, name):
+        out = json.loads(self._nft("-j", "list", "counter", "inet", self.table, name))
+        for item in out.get("nftables", []):
+            if "counter" in item:
+                return item["counter"]["packets"]
+        raise RuntimeError(f"nft counter {name} not found")
+
     def delete(self, chain, handle):
         self._nft("delete", "rule", "inet", self.table, chain, "handle", str(handle))
 

@@ -154,17 +154,26 @@ class Ctx:
     def drop(self, frm, mask, value, chain="input", desc=""):
         """Start dropping segments from `frm` matching (flags & mask) == value at `chain`.  Returns a handle for
         undrop().  Input = captured but never received; output = never on the wire."""
-        h = self.nft.add(chain, self._match(frm, mask, value) + " counter drop")
-        d = {"chain": chain, "handle": h, "from": frm, "mask": mask, "value": value, "t_on": kernlib.now_ns(),
+        cname = f"drop{len(self.drops)}"
+        self.nft.add_counter(cname)
+        h = self.nft.add(chain, self._match(frm, mask, value) + f" counter name {cname} drop")
+        d = {"chain": chain, "handle": h, "counter": cname, "from": frm, "mask": mask, "value": value,
+             "t_on": kernlib.now_ns(),
              "t_off": None, "count": None, "desc": desc or f"{chain} {frm} {truth.flag_str(mask)}={truth.flag_str(value)}"}
         self.drops.append(d)
         return d
 
     def undrop(self, d, expect=None):
         chain = d.get("nft_chain", d["chain"])
-        cnt = self.nft.counters().get((chain, d["handle"]), 0)
-        self.nft.delete(chain, d["handle"])
-        d["t_off"] = kernlib.now_ns()
+        if d.get("counter"):
+            # Delete the rule first, then read its named counter: a segment dropped in between is counted.
+            self.nft.delete(chain, d["handle"])
+            d["t_off"] = kernlib.now_ns()
+            cnt = self.nft.counter_value(d["counter"])
+        else:
+            cnt = self.nft.counters().get((chain, d["handle"]), 0)
+            self.nft.delete(chain, d["handle"])
+            d["t_off"] = kernlib.now_ns()
         d["count"] = cnt
         # In a loss variant the injected loss may change what the scenario's own drop rules see (a segment they
         # were written for may be gone, or come later): their count is recorded (truth R9 uses it), not enforced.
@@ -1236,6 +1245,8 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False, loss=Non
         if first is not None and first["src"][1] == ctx.server_ep[1] and first["dst"][1] == ctx.client_ep[1]:
             meta["client"], meta["server"] = list(ctx.server_ep), list(ctx.client_ep)
             meta["sides_swapped"] = True
+            other = {"client": "server", "server": "client"}
+            meta["drops"] = [dict(d, **{"from": other[d["from"]]}) for d in meta["drops"]]
     full_path = ctx.full_capture.path if ctx.full_capture is not None else None
     try:
         if full_path:

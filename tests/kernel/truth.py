@@ -483,6 +483,7 @@ def build_truth(pkts, events, meta):
                     later = [p for p in pkts if p["ts"] > e["ts"]]
                     if later:
                         attributions.append((later[0]["idx"], order, later[0]["stream"], side, "CLOSED", desc))
+                    pending.append((side, e["ts"], later[0]["ts"] if later else float("inf"), "CLOSED"))
                     continue
                 else:
                     raise TruthError(f"{desc} at {e['ts']}: no received RST/FIN/ACK and no RST sent explains it")

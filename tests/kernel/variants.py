@@ -169,6 +169,7 @@ def child_main(argv):
         pkts = scenarios.LAST["pkts"]
         cport = spec["cport"] + job["offset"]
         res = {"ok": True, "packets": npk, "sig": signature(pkts, cport),
+               "swapped": bool(scenarios.LAST["meta"].get("sides_swapped")),
                "dropped": [p["idx"] for p in sorted((p for p in pkts if p.get("dropped_by_loss") is not None),
                                                     key=lambda p: p["dropped_by_loss"])],
                "drops": [{k: d[k] for k in ("chain", "from", "count", "desc", "nth") if k in d} | {"loss": d.get("loss")}
@@ -177,8 +178,14 @@ def child_main(argv):
         res = {"ok": False, "error": f"{type(e).__name__}: {e}"}
     finally:
         kernlib.CLEANUP.run()
-        scenarios.kill_time_wait([spec["sport"] + job["offset"], spec["cport"] + job["offset"],
-                                  spec["cport"] + job["offset"] + 1000])
+        ports = [spec["sport"] + job["offset"], spec["cport"] + job["offset"], spec["cport"] + job["offset"] + 1000]
+        scenarios.kill_time_wait(ports)
+        # A loss can leave orphaned sockets behind (FIN-WAIT-1/2, LAST-ACK retransmitting after the scenario closed
+        # its sockets, or after a timeout): destroy every socket on the variant's ports (ss -K, SOCK_DESTROY), so
+        # that nothing is left behind and the next variant on these ports starts clean.
+        for p in ports:
+            subprocess.run(["ss", "-K", "-tan", f"( sport = :{p} or dport = :{p} )"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print("RESULT " + json.dumps(res))
     return 0
 
@@ -423,12 +430,17 @@ def record(a):
                 else:
                     good, note = False, res["error"]
                 s = base[v["k"] - 1]
+                if good and res.get("swapped"):
+                    note += ("; client/server swapped: the scenario server's SYN is captured first, so it is the "
+                             "client here (truth R1), and 'from' is in these terms")
                 if good:
                     ok += 1
                     for fpath in files:
                         shutil.move(fpath, os.path.join(a.out, os.path.basename(fpath)))
                     table[v["name"]] = dict(variant=v["name"], scenario=v["scenario"], family=v["family"],
-                                            hook=v["hook"], frame=v["k"], **{"from": s[0]},
+                                            hook=v["hook"], frame=v["k"],
+                                            **{"from": ({"client": "server", "server": "client"}[s[0]]
+                                                        if res.get("swapped") else s[0])},
                                             flags=truth.flag_str(s[1]), len=s[2], nth_of_direction=v["loss"][0]["nth"],
                                             packets=res["packets"], note=note)
                     notrec.pop(v["name"], None)
