@@ -138,8 +138,10 @@ def read_unknowable(path):
 
 # --------------------------------------------------------------------------------------------------------------------
 # Merged mode: every capture in one file (ports made unique per capture, each capture 10 s after the previous one),
-# so tshark starts twice instead of twice per capture.  The plugin keeps its state per connection; --compare-merged
-# checks that the merged run gives every capture the same states as running it alone.
+# so tshark starts twice instead of twice per capture.  NOT equivalent to checking each capture alone: with all 795
+# committed captures in one file, refused-ipv4.in2's single-pass states differed at frames 3-4 (the same capture
+# merged alone, or with its scenario's other variants, matched) -- so the plugin's result for one connection
+# depended on others in the file.  For quick iteration only; --compare-merged shows the differences.
 # --------------------------------------------------------------------------------------------------------------------
 MERGE_GAP_NS = 10_000_000_000
 
@@ -185,7 +187,7 @@ def merge_captures(tsvs, out):
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
         for i, tsv in enumerate(tsvs):
             link, recs = _read_records(tsv[:-len(".truth.tsv")] + ".pcap")
-            if link != 1 or not recs or i >= 5000:
+            if link != 1 or not recs or i >= 30000:
                 alone.append(tsv)
                 continue
             ports, ok = {}, True
@@ -198,8 +200,12 @@ def merge_captures(tsvs, out):
                 if len(ports) > 2:
                     ok = False
                     break
-            # keep the ports' order (without a SYN the plugin tells the sides apart by it)
-            ports = {p: base + i for p, base in zip(sorted(ports), (50000, 60000))}
+            # The lower port (the server's in every scenario) stays; the higher one becomes 32768 + i, unique per
+            # capture and still above the other (without a SYN the plugin tells the sides apart by port order).
+            lo, hi = sorted(ports) + [None] * (2 - len(ports))
+            ports = {lo: lo, hi: 32768 + i}
+            if hi is None or lo >= 32768:
+                ok = False
             if not ok or len(ports) != 2:
                 alone.append(tsv)
                 continue
@@ -425,7 +431,7 @@ def main(argv):
                                      "disagreement) here, and the disagreement list as TSV next to it")
     ap.add_argument("--merged", action="store_true",
                     help="run tshark twice on one file holding every capture (ports made unique per capture) "
-                         "instead of twice per capture")
+                         "instead of twice per capture: fast, but not equivalent (see merge_captures)")
     ap.add_argument("--compare-merged", action="store_true",
                     help="run both ways and fail if any capture's states differ between them")
     ap.add_argument("-q", "--quiet", action="store_true", help="one line per capture only when it disagrees")

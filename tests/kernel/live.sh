@@ -49,7 +49,7 @@ child=$!
 wait "$child"
 vrc=$?
 child=
-python3 "$here/check.py" --merged --pcaps "$tmp" --pcaps "$tmp/loss" "$@"
+python3 "$here/check.py" --pcaps "$tmp" --pcaps "$tmp/loss" "$@"
 rc=$?
 if [ "$vrc" != 0 ]; then
   echo "loss variants: recording failed (exit $vrc, seed $seed)"
