@@ -423,6 +423,11 @@ class Nft:
             raise RuntimeError(f"nft table: {r.stderr}")
         self._key = CLEANUP.add(f"nft delete table inet {self.table}", self._remove)
 
+    def add_chain(self, chain, hook, priority):
+        """Add a base chain `chain` at `hook` ('input'|'output') with `priority` (lower runs first)."""
+        self._nft("add", "chain", "inet", self.table, chain,
+                  f"{{ type filter hook {hook} priority {priority}; policy accept; }}")
+
     def add(self, chain, rule):
         """Add `rule` (nft syntax, e.g. 'tcp dport 9000 tcp flags & (syn|ack) == syn counter drop') and return
         its handle."""
@@ -431,6 +436,18 @@ class Nft:
         if not m:
             raise RuntimeError(f"nft did not echo a handle: {out!r}")
         return int(m.group(1))
+
+    def add_counter(self, name):
+        """A named counter object: it outlives the rules that use it (`counter name NAME`), so a rule can be deleted
+        first and its count read afterwards, with no packet counted between the read and the deletion."""
+        self._nft("add", "counter", "inet", self.table, name)
+
+    def counter_value(self, name):
+        out = json.loads(self._nft("-j", "list", "counter", "inet", self.table, name))
+        for item in out.get("nftables", []):
+            if "counter" in item:
+                return item["counter"]["packets"]
+        raise RuntimeError(f"nft counter {name} not found")
 
     def delete(self, chain, handle):
         self._nft("delete", "rule", "inet", self.table, chain, "handle", str(handle))

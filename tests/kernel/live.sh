@@ -40,7 +40,28 @@ if [ "$rc" != 0 ]; then
   TCPSTATE_LIVE_KEEP=1 cleanup
   exit 1
 fi
-python3 "$here/check.py" --pcaps "$tmp" "$@"
+# A seeded random sample of loss variants (tests/kernel/variants.py), recorded fresh from fresh loss-free runs.
+n=${TCPSTATE_LIVE_VARIANTS:-20}
+seed=${TCPSTATE_LIVE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "loss variants: a sample of $n, seed $seed (TCPSTATE_LIVE_SEED=$seed TCPSTATE_LIVE_VARIANTS=$n to repeat it)"
+python3 "$here/variants.py" record --out "$tmp/loss" --sample "$n" --seed "$seed" --jobs 2 &
+child=$!
+wait "$child"
+vrc=$?
+child=
+python3 "$here/check.py" --pcaps "$tmp" --pcaps "$tmp/loss" "$@"
 rc=$?
+if [ "$vrc" != 0 ]; then
+  echo "loss variants: recording failed (exit $vrc, seed $seed)"
+  rc=1
+fi
+# Nothing may be left behind: no nft table, tracefs instance or tcpdump of ours (reap_stale removes and names
+# those of runners that are gone), and no socket on the ports used.
+left=$(cd "$here" && python3 -c 'import kernlib; print("\n".join(kernlib.reap_stale()))')
+if [ -n "$left" ]; then
+  echo "left behind (now removed): $left"
+  rc=1
+fi
+if [ "$rc" != 0 ]; then TCPSTATE_LIVE_KEEP=1; fi
 cleanup
 exit "$rc"

@@ -47,7 +47,7 @@ class ScenarioError(Exception):
 # Scenario context
 # --------------------------------------------------------------------------------------------------------------------
 class Ctx:
-    def __init__(self, name, family, server_port, client_port, workdir, snaplen, tag):
+    def __init__(self, name, family, server_port, client_port, workdir, snaplen, tag, pcap_name=None, loss=None):
         self.name = name
         self.family = family
         self.host = "127.0.0.1" if family == socket.AF_INET else "::1"
@@ -56,7 +56,8 @@ class Ctx:
         self.workdir = workdir
         self.snaplen = snaplen
         self.tag = tag
-        self.pcap = os.path.join(workdir, f"{name}.pcap")
+        self.pcap = os.path.join(workdir, f"{pcap_name or name}.pcap")
+        self.loss = loss or []     # injected losses of a loss variant (see install_loss), installed with the capture
         self.drops = []
         self.snapshots = []
         self.sysctl = {}
@@ -153,25 +154,69 @@ class Ctx:
     def drop(self, frm, mask, value, chain="input", desc=""):
         """Start dropping segments from `frm` matching (flags & mask) == value at `chain`.  Returns a handle for
         undrop().  Input = captured but never received; output = never on the wire."""
-        h = self.nft.add(chain, self._match(frm, mask, value) + " counter drop")
-        d = {"chain": chain, "handle": h, "from": frm, "mask": mask, "value": value, "t_on": kernlib.now_ns(),
+        cname = f"drop{len(self.drops)}"
+        self.nft.add_counter(cname)
+        h = self.nft.add(chain, self._match(frm, mask, value) + f" counter name {cname} drop")
+        d = {"chain": chain, "handle": h, "counter": cname, "from": frm, "mask": mask, "value": value,
+             "t_on": kernlib.now_ns(),
              "t_off": None, "count": None, "desc": desc or f"{chain} {frm} {truth.flag_str(mask)}={truth.flag_str(value)}"}
         self.drops.append(d)
         return d
 
     def undrop(self, d, expect=None):
-        cnt = self.nft.counters().get((d["chain"], d["handle"]), 0)
-        self.nft.delete(d["chain"], d["handle"])
-        d["t_off"] = kernlib.now_ns()
+        chain = d.get("nft_chain", d["chain"])
+        if d.get("counter"):
+            # Delete the rule first, then read its named counter: a segment dropped in between is counted.
+            self.nft.delete(chain, d["handle"])
+            d["t_off"] = kernlib.now_ns()
+            cnt = self.nft.counter_value(d["counter"])
+        else:
+            cnt = self.nft.counters().get((chain, d["handle"]), 0)
+            self.nft.delete(chain, d["handle"])
+            d["t_off"] = kernlib.now_ns()
         d["count"] = cnt
-        if expect is not None and cnt != expect:
+        # In a loss variant the injected loss may change what the scenario's own drop rules see (a segment they
+        # were written for may be gone, or come later): their count is recorded (truth R9 uses it), not enforced.
+        if expect is not None and cnt != expect and not self.loss:
             raise ScenarioError(f"drop rule '{d['desc']}' dropped {cnt} segments, expected {expect}")
+
+    def install_loss(self):
+        """Loss variants (tests/kernel/variants.py): drop exactly the nth segment of one direction, once.
+
+        Each loss is {"hook": "input"|"output", "from": "client"|"server", "nth": n, "mask": m, "value": v}: the rule
+        matches the direction's segments with (flags & m) == v (m = 0: every segment) and drops the nth of them that
+        reaches it, counted by `numgen inc` (a per-rule counter incremented only by segments that passed the rule's
+        earlier matches).  The rules live in their own chains at priority -500, before the scenario's own drop
+        rules (-400), and are installed right after the capture started, so at the input hook their count is the
+        captured order of that direction.  A second rule in the same chain only sees what the first let through
+        (double losses: the segment, then its first retransmission)."""
+        if not self.loss:
+            return
+        ipk = "ip" if self.family == socket.AF_INET else "ip6"
+        made = set()
+        for i, l in enumerate(self.loss):
+            chain = "loss_in" if l["hook"] == "input" else "loss_out"
+            if chain not in made:
+                self.nft.add_chain(chain, l["hook"], -500)
+                made.add(chain)
+            src, dst = (self.client_ep, self.server_ep) if l["from"] == "client" else (self.server_ep, self.client_ep)
+            m = f"{ipk} saddr {src[0]} {ipk} daddr {dst[0]} tcp sport {src[1]} tcp dport {dst[1]}"
+            mask, value = l.get("mask", 0), l.get("value", 0)
+            if mask:
+                names = [n for n, b in truth.FLAG_BITS.items() if mask & b]
+                vals = [n for n, b in truth.FLAG_BITS.items() if value & b]
+                m += f" tcp flags & ({'|'.join(names)}) == {('(' + '|'.join(vals) + ')') if vals else '0x0'}"
+            h = self.nft.add(chain, m + f" numgen inc mod 1000000000 {l['nth'] - 1} counter drop")
+            self.drops.append({"chain": l["hook"], "nft_chain": chain, "handle": h, "from": l["from"], "mask": mask,
+                               "value": value, "nth": l["nth"], "loss": i, "t_on": kernlib.now_ns(), "t_off": None,
+                               "count": None, "desc": f"loss {l['hook']} {l['from']} #{l['nth']} of "
+                               f"{truth.flag_str(mask)}={truth.flag_str(value)}"})
 
     # ss ---------------------------------------------------------------------------------------------------------
     def ss(self, label):
         ts = kernlib.now_ns()
         socks = kernlib.ss_sockets({self.sport, self.cport})
-        self.snapshots.append({"label": label, "ts": ts, "sockets": socks})
+        self.snapshots.append({"label": label, "ts": ts, "ts_end": kernlib.now_ns(), "sockets": socks})
         return socks
 
     def ss_state(self, local_port, peer_port):
@@ -191,6 +236,7 @@ class Ctx:
         self.capture = kernlib.Capture(self.pcap, bpf + (f" and ({self.bpf_extra})" if self.bpf_extra else ""),
                                        snaplen=self.snaplen)
         self.capture.start()
+        self.install_loss()
 
     def captured(self, pred, timeout=2.0):
         """Wait until a captured packet satisfies pred(packet dict, see truth.read_pcap) and return it."""
@@ -1115,8 +1161,12 @@ def kill_time_wait(ports):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
+def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False, loss=None, out_name=None, snaplen=None):
+    """Record scenario `name` into outdir/<out_name or name>.{pcap,truth.tsv}.  `loss`: the injected losses of a loss
+    variant (Ctx.install_loss); the scenario's `verify` (which checks that the loss-free run went as designed) is
+    then not applied.  `snaplen` overrides the scenario's."""
     spec = SCENARIOS[name]
+    out_name = out_name or name
     sport, cport = spec["sport"] + port_offset, spec["cport"] + port_offset
     ports = [sport, cport]
     busy = kernlib.ss_sockets(set(ports))
@@ -1130,7 +1180,8 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
     # Registered first, so it runs last on cleanup (after the sockets are closed), also on SIGINT/SIGTERM.
     tw_key = CLEANUP.add(f"destroy TIME-WAIT sockets on {ports}", lambda: kill_time_wait(ports + [cport + 1000]))
     workdir = outdir
-    ctx = Ctx(name, spec["family"], sport, cport, workdir, spec["snaplen"], name)
+    ctx = Ctx(name, spec["family"], sport, cport, workdir, snaplen or spec["snaplen"], name, pcap_name=out_name,
+              loss=loss)
     tracer = kernlib.Tracer(ports, name)
     ctx.nft = kernlib.Nft(name)
     try:
@@ -1140,6 +1191,10 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
         if not spec["capture_late"] and not spec["starts_capture"] and name != "tcp-fast-open":
             ctx.start_capture()
         spec["fn"](ctx)
+        if loss:
+            # A loss delays what follows it: let retransmissions (a FIN lost twice comes a third time ~0.6 s later)
+            # reach the capture before it stops.
+            time.sleep(LOSS_SETTLE_S)
         if ctx.capture is None:
             raise ScenarioError("the scenario never started the capture")
         ctx.capture.stop()
@@ -1173,15 +1228,25 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
         "sysctl": dict(ctx.sysctl, **{"net.ipv4.tcp_rfc1337": kernlib.get_sysctl("net.ipv4.tcp_rfc1337")}),
         "clock_offset_ns": offset, "clock_uncertainty_ns": unc, "injected": ctx.injected,
         "modelled_sides": sorted({("client" if e["sport"] == cport else "server") for e in ctx.model_events}),
+        "loss": ctx.loss,
     }
     raw = {"events": events, "meta": meta, "trace": text, "trace_raw": rawtext}
-    rawpath = os.path.join(outdir, f"{name}.raw.json")
+    rawpath = os.path.join(outdir, f"{out_name}.raw.json")
     if keep_raw:
         with open(rawpath, "w") as f:
             json.dump(raw, f, indent=1)
-    if spec["verify"]:
+    if spec["verify"] and not loss:
         spec["verify"](events, sport, cport)
     pkts = truth.read_pcap(ctx.pcap)
+    if loss:
+        # R1 in a loss variant: the client is the side whose pure SYN is captured first; when the loss removed
+        # the scenario client's first SYN from the wire (simultaneous open), that is the other side.
+        first = next((p for p in pkts if p["tcp"] and p["flags"] & (truth.SYN | truth.ACK) == truth.SYN), None)
+        if first is not None and first["src"][1] == ctx.server_ep[1] and first["dst"][1] == ctx.client_ep[1]:
+            meta["client"], meta["server"] = list(ctx.server_ep), list(ctx.client_ep)
+            meta["sides_swapped"] = True
+            other = {"client": "server", "server": "client"}
+            meta["drops"] = [dict(d, **{"from": other[d["from"]]}) for d in meta["drops"]]
     full_path = ctx.full_capture.path if ctx.full_capture is not None else None
     try:
         if full_path:
@@ -1199,15 +1264,21 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False):
                 json.dump(raw, f, indent=1)
             print(f"  raw recording kept in {rawpath}", file=sys.stderr)
         raise
-    truth.write_tsv(os.path.join(outdir, f"{name}.truth.tsv"), rows, multi)
+    truth.write_tsv(os.path.join(outdir, f"{out_name}.truth.tsv"), rows, multi)
     listing = truth.describe(full if full_path else pkts, full_rows if full_path else rows, events, meta)
     if keep_raw:
-        with open(os.path.join(outdir, f"{name}.txt"), "w") as f:
+        with open(os.path.join(outdir, f"{out_name}.txt"), "w") as f:
             f.write(listing + "\n" + "\n".join(report) + "\n")
     if verbose:
         print(listing)
         print("\n".join("  " + r for r in report))
+    LAST.clear()
+    LAST.update(meta=meta, pkts=pkts)
     return len(pkts)
+
+
+LOSS_SETTLE_S = 1.0
+LAST = {}  # the last run_one's metadata and packets (with R9's "dropped" marks), for variants.py
 
 
 def main(argv):

@@ -57,7 +57,10 @@ R8  Timewait sockets change state without events (tcp_timewait_state_process), a
     TIME-WAIT lasts 60 s (TCP_TIMEWAIT_LEN); captures are shorter, so it never ends within them.
 R9  A segment dropped by an input-hook rule was captured but never reached the receiver: it causes no change.
     Drops are known exactly: the scenario records each rule's match and active time window and the nft counter;
-    the first `count` captured segments that match inside the window are the dropped ones.
+    the first `count` captured segments that match inside the window are the dropped ones.  Loss variants
+    (tests/kernel/variants.py) add rules that drop the `nth` matching segment of a direction once (nft `numgen inc`,
+    priority -500: before the scenario's own rules, which only see what they let through); their dropped segment is
+    the nth captured one that matches, among those not already dropped by an earlier such rule.
 R10 Resets.  ->CLOSE caused by a received RST: CLOSED at that RST.  ->CLOSE followed by our own RST: if the peer's
     data segment arrived just before (data to a socket whose receive side is shut down -> tcp_reset, then RST
     answer) the change belongs to that data segment; otherwise it is an abort (SO_LINGER {1,0}, close() with unread
@@ -78,9 +81,15 @@ R14 Sides without a kernel socket.  A scenario may play one side itself through 
 R15 One-direction captures.  The truth is built from a second capture of both directions taken at the same time;
     each segment of the one-direction capture gets the row of the same segment there (subset_rows): the state
     after it includes what the segments missing from the capture did.
+R17 An abort whose RST a loss variant dropped at the output hook (so no captured segment shows it): the side is
+    CLOSED from the first packet captured after the event.
+R16 A logged move to the same state (FIN_WAIT2->FIN_WAIT2: close() of a socket that is already in FIN-WAIT-2, seen
+    when the peer's FIN was lost) changes nothing.
 R12 Fail loudly: an event whose cause cannot be found, an event whose old state contradicts the socket's previous
     logged state, a drop counter that does not match the captured segments, or an `ss` snapshot that disagrees with
-    the truth at that moment raises TruthError instead of guessing.
+    the truth at that moment raises TruthError instead of guessing.  In loss variants (meta "loss") a snapshot may
+    also match the state after a packet captured while `ss` ran, or, for a side with a segment dropped at the output
+    hook, the state at that side's next captured segment (see _snapshot_excuse); the per-packet rows are the same.
 """
 
 import ipaddress
@@ -253,12 +262,26 @@ def build_truth(pkts, events, meta):
         p["receiver"] = "server" if p["sender"] == "client" else "client"
 
     # R9: mark the segments dropped at the input hook.
-    for d in meta.get("drops", []):
+    # Loss-variant rules ("nth", see scenarios.Ctx.install_loss) run first (priority -500, in order): each drops the
+    # nth segment of its direction that matches it and that an earlier rule let through.  The scenario's own rules
+    # (priority -400) only see what those let through.
+    for p in pkts:
+        p["dropped"] = False
+    for d in sorted(meta.get("drops", []), key=lambda d: (0, d["loss"]) if "nth" in d else (1, 0)):
         if d["chain"] != "input":
             continue  # output-hook drops are not in the capture
         mask, value = d["mask"], d["value"]
         hits = [p for p in pkts if p["sender"] == d["from"] and d["t_on"] <= p["ts"] <= d["t_off"]
-                and (p["flags"] & mask) == value]
+                and (p["flags"] & mask) == value and not p["dropped"]]
+        if "nth" in d:
+            if d["count"] not in (0, 1):
+                raise TruthError(f"loss rule {d['desc']}: nft counted {d['count']} drops, expected at most 1")
+            if d["count"] == 1:
+                if len(hits) < d["nth"]:
+                    raise TruthError(f"loss rule {d['desc']}: only {len(hits)} matching segments captured")
+                hits[d["nth"] - 1]["dropped"] = True
+                hits[d["nth"] - 1]["dropped_by_loss"] = d["loss"]
+            continue
         if len(hits) < d["count"]:
             raise TruthError(f"drop rule {d['desc']}: nft counted {d['count']} drops, only {len(hits)} "
                              f"matching segments captured in its window")
@@ -267,8 +290,6 @@ def build_truth(pkts, events, meta):
         if len(hits) > d["count"]:
             raise TruthError(f"drop rule {d['desc']}: nft counted {d['count']} drops but {len(hits)} matching "
                              f"segments were captured in its window: cannot tell which were dropped")
-    for p in pkts:
-        p.setdefault("dropped", False)
 
     # R11: streams.
     stream, isn = 0, None
@@ -378,6 +399,10 @@ def build_truth(pkts, events, meta):
     #   slot 0 = before the first packet, slot N = after packet N, None = after the capture.
     # action: a RFC state name, or "tw-fin-wait-2" (R7).
     attributions = []
+    pending = []      # (side, event ts, ts of the packet it is attributed to, state): for R12 in loss variants
+    # R17: (side, "RST") when a loss variant dropped a RST of that side at the output hook.
+    output_lost = {(d["from"], "RST") for d in meta.get("drops", []) if "nth" in d and d["chain"] == "output"
+                   and d["count"]}
     kstate = {}  # side -> last logged kernel state (R12 consistency)
     for order, e in enumerate(side_events):
         side, old, new = e["side"], e["old"], e["new"]
@@ -387,6 +412,10 @@ def build_truth(pkts, events, meta):
             raise TruthError(f"{side} event {old}->{new} at {e['ts']}: previous logged state was {prev}")
         kstate[side] = new
         desc = f"{side} {old}->{new}"
+        if old == new:
+            # R16: a logged move to the same state changes nothing (close() of a socket already in FIN-WAIT-2:
+            # tcp_close_state() sets FIN_WAIT2 again, then R7 applies to the FIN_WAIT2->CLOSE that follows).
+            continue
         if e["ts"] < capture_start:
             # R2: before the capture started.
             attributions.append((0, order, 0, side, RFC[new], desc))
@@ -447,6 +476,15 @@ def build_truth(pkts, events, meta):
                         st = later[0]["stream"] if later else pkts[-1]["stream"]
                         attributions.append((slot, order, st, side, action, desc))
                         continue
+                elif (side, "RST") in output_lost:
+                    # R17: an abort whose RST a loss variant dropped at the output hook (never on the wire, never
+                    # retransmitted): the capture shows nothing of it; the side is CLOSED from the first packet
+                    # captured after the event (none: no row changes).
+                    later = [p for p in pkts if p["ts"] > e["ts"]]
+                    if later:
+                        attributions.append((later[0]["idx"], order, later[0]["stream"], side, "CLOSED", desc))
+                    pending.append((side, e["ts"], later[0]["ts"] if later else float("inf"), "CLOSED"))
+                    continue
                 else:
                     raise TruthError(f"{desc} at {e['ts']}: no received RST/FIN/ACK and no RST sent explains it")
         else:
@@ -454,6 +492,8 @@ def build_truth(pkts, events, meta):
         if pkt is None:
             raise TruthError(f"{desc} at {e['ts']}: no captured segment explains it")
         attributions.append((pkt["idx"], order, pkt["stream"], side, action, desc))
+        if pkt["ts"] > e["ts"] + TOL_NS:
+            pending.append((side, e["ts"], pkt["ts"], action))   # true in the kernel before its segment shows
 
     # Replay.
     init_server = "LISTEN" if listener_at(pkts[0]["ts"]) or listener_at(capture_start) else "CLOSED"
@@ -530,7 +570,8 @@ def build_truth(pkts, events, meta):
 
     # R12: ss snapshots.
     for snap in meta.get("snapshots", []):
-        check_snapshot(snap, pkts, cli, srv, nstreams, report)
+        check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=bool(meta.get("loss")),
+                       pending=pending)
     return rows, nstreams > 1, report
 
 
@@ -556,7 +597,30 @@ def subset_rows(full_pkts, full_rows, sub_pkts):
     return rows
 
 
-def check_snapshot(snap, pkts, cli, srv, nstreams, report):
+def _ss_matches(w, seen, listener):
+    if w in ("CLOSED", "LISTEN"):
+        return (not seen or seen == ["CLOSED"]) and (w != "LISTEN" or listener)
+    return w in seen
+
+
+def _snapshot_excuse(snap, pkts, side, seen, listener, pending):
+    """Loss variants only: an `ss` snapshot that differs from the truth after the last packet before it is accepted
+    when (a) a packet captured while `ss` ran (between snap ts and ts_end) leaves the side in the state `ss` shows,
+    or (b) the kernel logged the change to the state `ss` shows before the snapshot, but the segment it is attributed
+    to was captured after it (a send-side change whose segment was lost at the output hook shows at its
+    retransmission, R3).  Returns the reason or None.  The per-packet truth is not affected."""
+    col = 0 if side == "client" else 1
+    during = [p for p in pkts if snap["ts"] < p["ts"] <= snap.get("ts_end", snap["ts"])]
+    for p in during:
+        if _ss_matches(p["truth"][col], seen, listener):
+            return f"ss ran while frame {p['idx']} was captured"
+    for sd, ev_ts, pkt_ts, state in pending:
+        if sd == side and ev_ts <= snap["ts"] < pkt_ts and _ss_matches(state, seen, listener):
+            return f"{side} logged {state} before the snapshot, its segment is captured after it"
+    return None
+
+
+def check_snapshot(snap, pkts, cli, srv, nstreams, report, loss_variant=False, pending=()):
     before = [p for p in pkts if p["ts"] <= snap["ts"]]
     if not before:
         return
@@ -581,6 +645,12 @@ def check_snapshot(snap, pkts, cli, srv, nstreams, report):
         else:
             ok = w in seen
         line = f"ss@{snap['label']}: {side} truth {w}, ss {seen or ['-']}"
+        why = None
+        if not ok and loss_variant:
+            why = _snapshot_excuse(snap, pkts, side, seen, got["listener"], pending)
+            if why:
+                line += f"  (loss variant: {why})"
+                ok = True
         report.append(line + ("" if ok else "  MISMATCH"))
         if not ok:
             raise TruthError(f"ss snapshot '{snap['label']}' after frame {last['idx']}: {side} is {seen or 'absent'}"
