@@ -269,6 +269,45 @@ def check_one(cmd, tsv, verbose, unknowable=None, pre=None):
     return res
 
 
+def read_known(path):
+    """{(capture, mode, frame, side)}: disagreements already known (issue 15 is open), from a TSV with
+    columns capture, mode (2pass | 1pass-uncorrected), frame, side, want, got.  A known one does not fail the
+    check; any other does, so the list only shrinks.  Missing file: nothing known."""
+    known = {}
+    if not path or not os.path.exists(path):
+        return known
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.startswith("#") or line.startswith("capture\t"):
+                continue
+            c = line.rstrip("\n").split("\t")
+            known[(c[0], c[1], int(c[2]), c[3])] = c[4:6]
+    return known
+
+
+def apply_known(r, known):
+    """Re-decide r["failed"] with the known list; note which of r's disagreements are known."""
+    if r["error"]:
+        return
+    new2 = [d for d in r["dis2"] if (r["name"], "2pass", d[0], d[1]) not in known]
+    newu = [d for d in r["uncorrected"] if (r["name"], "1pass-uncorrected", d[0], d[1]) not in known]
+    r["known"] = len(r["dis2"]) - len(new2) + len(r["uncorrected"]) - len(newu)
+    r["failed"] = bool(new2) or bool(newu)
+
+
+def write_known(path, results):
+    with open(path, "w") as f:
+        f.write("# Disagreements with the kernel that are known and not yet fixed (issue 15): check.py fails on any\n"
+                "# other. Regenerate with check.py --write-known after a change that fixes some; never to hide one.\n")
+        f.write("capture\tmode\tframe\tside\twant\tgot\n")
+        for r in results:
+            if r["error"]:
+                continue
+            for mode, ds in (("2pass", r["dis2"]), ("1pass-uncorrected", r["uncorrected"])):
+                for d in ds:
+                    f.write(f"{r['name']}\t{mode}\t{d[0]}\t{d[1]}\t{d[3]}\t{d[2] or '(empty)'}\n")
+
+
 RECEIVED_FIN = {"CLOSE-WAIT", "LAST-ACK", "CLOSING", "TIME-WAIT"}
 
 
@@ -425,6 +464,10 @@ def main(argv):
     ap.add_argument("--family", action="append", default=[], choices=[f for f, _ in FAMILIES],
                     help="check only this family (repeatable)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="captures checked at once")
+    ap.add_argument("--known", default=os.path.join(HERE, "known-disagreements.tsv"),
+                    help="TSV of known disagreements that do not fail the check (default "
+                         "tests/kernel/known-disagreements.tsv; '' for none)")
+    ap.add_argument("--write-known", metavar="FILE", help="write the disagreements found to FILE (a known list)")
     ap.add_argument("--unknowable", default=os.path.join(HERE, "unknowable.tsv"),
                     help="TSV of (variant, frame, side, reason) pairs left out (default tests/kernel/unknowable.tsv)")
     ap.add_argument("--report", help="write a markdown report (families, disagreements by kind, every "
@@ -497,6 +540,11 @@ def main(argv):
         with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as ex:
             results = list(ex.map(lambda t: check_one(cmd, t, a.verbose, unknowable), tsvs))
     elapsed = time.monotonic() - t0
+    known = read_known(a.known)
+    for r in results:
+        apply_known(r, known)
+    if a.write_known:
+        write_known(a.write_known, results)
     w = max(len(r["name"]) for r in results)
     print(f"{'scenario':{w}s}  packets  2-pass  1-pass  first disagreement")
     fail = False
@@ -551,6 +599,9 @@ def main(argv):
         print(f"unknowable pairs left out ({len(listed)}, from {a.unknowable}):")
         for (v, f, s), why in sorted(listed.items()):
             print(f"  {v} frame {f} {s}: {why}")
+    n_known = sum(r.get("known", 0) for r in results)
+    if n_known:
+        print(f"known disagreements (listed in {a.known}, issue 15 open): {n_known}; none other fails")
     print(f"{'TOTAL':{w}s}  {tot_pk:7d}  {pct(tot_a2, tot_pairs):5.1f}%  {pct(tot_a1, tot_pairs):5.1f}%  "
           f"{len(results)} captures, {n_dis2} two-pass disagreements, {n_dis1} single-pass ({n_unc} not corrected "
           f"later), {len(listed)} unknowable pairs left out, {elapsed:.0f} s" + ("  FAIL" if fail else "  OK"))
