@@ -12,7 +12,7 @@ build=${TCPSTATE_BUILD:-$PWD/build}
 
 walkthrough_packages=(build-essential cmake pkg-config libglib2.0-dev wireshark-dev tshark util-linux)
 test_packages=("${walkthrough_packages[@]}" python3 tcpdump nftables iproute2 clang libclang-rt-14-dev valgrind
-               xvfb xauth xdotool wireshark-qt imagemagick time)
+               xvfb xauth xdotool wireshark-qt imagemagick time debootstrap)
 
 install_missing() {
   local missing=()

@@ -32,7 +32,7 @@ static void read_options(tvbuff_t *tvb, int offset, int header_len, ts_segment *
     if (end > captured_end)
         end = captured_end;
     while (at < end) {
-        uint8_t kind = tvb_get_guint8(tvb, at);
+        uint8_t kind = tvb_get_uint8(tvb, at);
         if (kind == 0)
             break;
         if (kind == 1) {
@@ -41,11 +41,11 @@ static void read_options(tvbuff_t *tvb, int offset, int header_len, ts_segment *
         }
         if (at + 1 >= end)
             break;
-        uint8_t len = tvb_get_guint8(tvb, at + 1);
+        uint8_t len = tvb_get_uint8(tvb, at + 1);
         if (len < 2 || at + len > end)
             break;
         if (kind == 3 && len == 3 && (seg->flags & TS_TH_SYN)) {
-            seg->wscale_opt = (uint8_t)(tvb_get_guint8(tvb, at + 2) + 1u);
+            seg->wscale_opt = (uint8_t)(tvb_get_uint8(tvb, at + 2) + 1u);
         } else if (kind == 8 && len == 10) {
             seg->opts |= TS_OPT_TIMESTAMPS;
             seg->tsval = tvb_get_ntohl(tvb, at + 2);
@@ -65,7 +65,7 @@ gboolean ts_extract_tcp_header(tvbuff_t *tvb, int at, packet_info *pinfo, ts_ext
      * its 20 bytes (RFC 9293 3.1; Wireshark: "Bogus TCP header length"). */
     if (!tvb_bytes_exist(tvb, at, 20))
         return FALSE;
-    int header_len = (tvb_get_guint8(tvb, at + 12) >> 4) * 4;
+    int header_len = (tvb_get_uint8(tvb, at + 12) >> 4) * 4;
     if (header_len < 20)
         return FALSE;
 
@@ -77,12 +77,12 @@ gboolean ts_extract_tcp_header(tvbuff_t *tvb, int at, packet_info *pinfo, ts_ext
     /* RFC 9293 3.1: ports, sequence number, acknowledgment number, data
      * offset and flags (12 bits with the reserved ones), window. */
     const guint8 *h = tvb_get_ptr(tvb, at, 20); /* one bounds check for the fixed header */
-    out->seg.src_port = pntoh16(h);
-    out->seg.dst_port = pntoh16(h + 2);
-    out->seg.seq = pntoh32(h + 4);
-    out->seg.ack = pntoh32(h + 8);
-    out->seg.flags = (uint16_t)(pntoh16(h + 12) & 0x0fff);
-    out->seg.window = pntoh16(h + 14);
+    out->seg.src_port = pntohu16(h);
+    out->seg.dst_port = pntohu16(h + 2);
+    out->seg.seq = pntohu32(h + 4);
+    out->seg.ack = pntohu32(h + 8);
+    out->seg.flags = (uint16_t)(pntohu16(h + 12) & 0x0fff);
+    out->seg.window = pntohu16(h + 14);
     if (header_len > 20)
         read_options(tvb, at, header_len, &out->seg);
     out->seg.id = pinfo->num;

@@ -80,7 +80,7 @@ static enum walk read_ipv4(tvbuff_t *tvb, int *offset, ip_header *ip)
 {
     if (!tvb_bytes_exist(tvb, *offset, 20))
         return WALK_CUT;
-    uint8_t first = tvb_get_guint8(tvb, *offset);
+    uint8_t first = tvb_get_uint8(tvb, *offset);
     int header_len = (first & 0x0f) * 4;
     if ((first >> 4) != 4 || header_len < 20)
         return WALK_UNPARSED;
@@ -100,7 +100,7 @@ static enum walk read_ipv6(tvbuff_t *tvb, int *offset, ip_header *ip)
 {
     if (!tvb_bytes_exist(tvb, *offset, 40))
         return WALK_CUT;
-    if ((tvb_get_guint8(tvb, *offset) >> 4) != 6)
+    if ((tvb_get_uint8(tvb, *offset) >> 4) != 6)
         return WALK_UNPARSED;
     ip->offset = *offset;
     ip->version = 6;
@@ -115,7 +115,7 @@ static enum walk skip_ipv6_extension(tvbuff_t *tvb, int *offset)
 {
     if (!tvb_bytes_exist(tvb, *offset, 2))
         return WALK_CUT;
-    *offset += (tvb_get_guint8(tvb, *offset + 1) + 1) * 8;
+    *offset += (tvb_get_uint8(tvb, *offset + 1) + 1) * 8;
     return WALK_TCP;
 }
 

@@ -23,6 +23,9 @@ WS_DLL_PUBLIC_DEF const gchar plugin_version[] = VERSION;
 WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
 WS_DLL_PUBLIC void plugin_register(void);
+#if TS_HAVE_PLUGIN_DESCRIBE
+WS_DLL_PUBLIC uint32_t plugin_describe(void);
+#endif
 
 static int proto_tcpstate = -1;
 static dissector_handle_t tcpstate_handle;
@@ -133,6 +136,14 @@ static void proto_reg_handoff_tcpstate(void)
     register_postdissector(tcpstate_handle);
     ts_extract_init();
 }
+
+#if TS_HAVE_PLUGIN_DESCRIBE
+/* What `tshark -G plugins` and About > Plugins list as the plugin's type. */
+uint32_t plugin_describe(void)
+{
+    return WS_PLUGIN_DESC_DISSECTOR;
+}
+#endif
 
 void plugin_register(void)
 {

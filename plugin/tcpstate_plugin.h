@@ -14,18 +14,8 @@
 #include "tcpstate/tcpstate.h"
 #include "tcpstate/conn_summary.h"
 
-/* Wireshark API differences this source bridges (3.6 .. 4.4). */
-#include <ws_version.h>
-#define TS_WS_AT_LEAST(maj, min)                                                                   \
-    (WIRESHARK_VERSION_MAJOR > (maj) ||                                                            \
-     (WIRESHARK_VERSION_MAJOR == (maj) && WIRESHARK_VERSION_MINOR >= (min)))
-#if TS_WS_AT_LEAST(4, 2)
-#define TS_FVALUE(fi) ((fi)->value)   /* field_info.value became fvalue_t * in 4.2 */
-typedef bool ts_pref_bool;            /* bool prefs take bool * from 4.2 */
-#else
-#define TS_FVALUE(fi) (&(fi)->value)
-typedef gboolean ts_pref_bool;
-#endif
+/* Every Wireshark version difference (4.0 .. 4.6) is bridged there. */
+#include "ws_compat.h"
 
 /* ---- the per-frame record: 8 bytes, one per frame of the file ----------- */
 

@@ -45,7 +45,9 @@ void ts_text_endpoint(ts_text *t, const uint8_t *addr, uint8_t addr_len, uint16_
 {
     char host[WS_INET6_ADDRSTRLEN];
     if (addr_len == 4) {
-        ip_to_str_buf(addr, host, (int)sizeof host);
+        ws_in4_addr a4;
+        memcpy(&a4, addr, sizeof a4);
+        ip_addr_to_str_buf(&a4, host, (int)sizeof host);
         ts_text_put(t, host);
         ts_text_put(t, ":");
     } else if (addr_len == 16) {
