@@ -49,7 +49,9 @@ child=$!
 wait "$child"
 vrc=$?
 child=
-python3 "$here/check.py" --pcaps "$tmp" --pcaps "$tmp/loss" "$@"
+# A variant with a known disagreement (issue 15) may disagree anywhere when recorded afresh: its frames after
+# the loss may be numbered differently. Every other must agree.
+python3 "$here/check.py" --known-by-capture --pcaps "$tmp" --pcaps "$tmp/loss" "$@"
 rc=$?
 if [ "$vrc" != 0 ]; then
   echo "loss variants: recording failed (exit $vrc, seed $seed)"
