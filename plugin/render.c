@@ -276,7 +276,7 @@ static const char *delivery_text(uint8_t delivery)
 /* ---- the tree ------------------------------------------------------------------ */
 
 /* Labels are only worth formatting when someone will read them: in a
- * visible tree (GUI details, tshark -V, -T fields). Otherwise Wireshark fakes
+ * visible tree (GUI details, tshark -V; -T fields on 4.0 only). Otherwise Wireshark fakes
  * every item nobody filters on, and the plugin must not build text for it. */
 gboolean ts_labels_shown(proto_tree *tree)
 {
