@@ -137,6 +137,13 @@ class Tshark:
 
 # ---------------------------------------------------------------- captures
 
+def is_tcpstate(line):
+    """A `tshark -G protocols` line for tcpstate: name, short name, filter name, and from 4.2 on three
+    more columns (enabled, filterable, can be disabled)."""
+    parts = line.split("\t")
+    return len(parts) > 2 and parts[2] == "tcpstate"
+
+
 def read_meta(path):
     meta = {}
     with open(path) as f:
@@ -485,7 +492,7 @@ def main():
     plugin_dir = args.plugin_dir
     if not plugin_dir:
         for cand in [os.path.join(args.build_dir, "plugins"), os.path.join(ROOT, "build", "plugins")]:
-            if os.path.exists(os.path.join(cand, "4.0", "epan", "tcpstate.so")):
+            if glob.glob(os.path.join(cand, "*", "epan", "tcpstate.so")):
                 plugin_dir = cand
                 break
     if not plugin_dir or not glob.glob(os.path.join(plugin_dir, "*", "epan", "tcpstate.so")):
@@ -502,10 +509,10 @@ def main():
     ts = Tshark(plugin_dir, empty, home)
     try:
         protos = subprocess.run(ts.cmd(["-G", "protocols"]), capture_output=True, text=True).stdout
-        if not any(line.split("\t")[-1] == "tcpstate" for line in protos.splitlines()):
+        if not any(is_tcpstate(line) for line in protos.splitlines()):
             raise SystemExit(f"tshark does not load the tcpstate plugin from {plugin_dir}")
         protos0 = subprocess.run(ts.cmd(["-G", "protocols"], loaded=False), capture_output=True, text=True).stdout
-        if any(line.split("\t")[-1] == "tcpstate" for line in protos0.splitlines()):
+        if any(is_tcpstate(line) for line in protos0.splitlines()):
             raise SystemExit("tcpstate is loaded even with an empty plugin dir (installed globally?)")
 
         info = machine_info(args.build_dir)

@@ -30,6 +30,7 @@ static int hf_time_wait_end = -1;
 static int hf_retransmission = -1;
 static int hf_keepalive = -1;
 
+static header_field_info *hfi_tcpstate; /* the protocol's own field */
 static gint ett_tcpstate = -1;
 static gint ett_side = -1;
 
@@ -153,6 +154,7 @@ void ts_render_register(int proto)
     };
     proto_register_field_array(proto, hf, array_length(hf));
     ts_refs_init(&render_refs, hf, array_length(hf));
+    hfi_tcpstate = proto_registrar_get_nth(proto);
     proto_register_subtree_array(ett, array_length(ett));
     expert_module_t *expert = expert_register_protocol(proto);
     expert_register_field_array(expert, ei, array_length(ei));
@@ -276,7 +278,7 @@ static const char *delivery_text(uint8_t delivery)
 /* ---- the tree ------------------------------------------------------------------ */
 
 /* Labels are only worth formatting when someone will read them: in a
- * visible tree (GUI details, tshark -V, -T fields). Otherwise Wireshark fakes
+ * visible tree (GUI details, tshark -V; -T fields on 4.0 only). Otherwise Wireshark fakes
  * every item nobody filters on, and the plugin must not build text for it. */
 gboolean ts_labels_shown(proto_tree *tree)
 {
@@ -345,9 +347,15 @@ static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, uint32_t con
         !ts_refs_has(r, want, hf_endpoint[role]) && !ts_refs_has(r, want, hf_time_in_prev[role]))
         return; /* nothing of this side is asked for */
     uint8_t prev = ts_rec_prev(packed), next = ts_rec_next(packed);
-    /* Fetched only here: a stored connection may have to be decoded (store.c). */
-    const ts_conn_entry *conn = ts_store_conn(conn_id);
-    const char *endpoint = conn && conn->endpoint_text[role] ? conn->endpoint_text[role] : "?";
+    /* The endpoint is for the side's label and its own field only: fetched
+     * only for them, as a stored connection may have to be decoded (store.c).
+     * Printing the states alone (-T fields on 4.2+) does not fetch it. */
+    const char *endpoint = "?";
+    if (ts_labels_shown(tree) || ts_refs_has(r, want, hf_endpoint[role])) {
+        const ts_conn_entry *conn = ts_store_conn(conn_id);
+        if (conn != NULL && conn->endpoint_text[role] != NULL)
+            endpoint = conn->endpoint_text[role];
+    }
     proto_item *item = ts_add_string(tree, r, want, hf_state[role], tvb, ts_state_name((ts_state)next));
     if (item != NULL && ts_labels_shown(tree)) {
         /* "Client 192.0.2.1:80: SYN-SENT -> ESTABLISHED" or "...: ESTABLISHED (unchanged)" */
@@ -514,6 +522,9 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     gboolean simultaneous = (notes & TS_NOTE_SIMULTANEOUS_OPEN) != 0 || step == 4;
 
     const gboolean labels = ts_labels_shown(tree);
+    /* `-e tcpstate` prints the protocol item's label: from 4.2 tshark asks for
+     * it in an invisible tree (ws_compat.h, TS_HF_PRINTED). */
+    const gboolean top_label = labels || TS_HF_PRINTED(hfi_tcpstate);
     const ts_refs *r = &render_refs;
     const guint32 want = ts_refs_wanted(r, tree);
     proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
@@ -521,7 +532,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
     proto_tree *st = proto_item_add_subtree(top, ett_tcpstate);
     proto_item *item;
 
-    if (labels || ts_refs_has(r, want, hf_summary)) {
+    if (top_label || ts_refs_has(r, want, hf_summary)) {
         /* "<phase>[ <step>/<steps> <segment>]: client <state>, server <state>" */
         char summary[160];
         ts_text t = ts_text_on(summary, sizeof summary);
@@ -543,7 +554,7 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         ts_text_put(&t, spelled(next_client));
         ts_text_put(&t, ", server ");
         ts_text_put(&t, spelled(next_server));
-        if (labels) {
+        if (top_label) {
             char label[ITEM_LABEL_LENGTH];
             ts_text l = ts_text_on(label, sizeof label);
             ts_text_put(&l, proto_get_protocol_name(proto_tcpstate));

@@ -1,7 +1,7 @@
 /*
  * Short texts built by plain copying, and item labels set from them.
  *
- * The tree of a visible dissection (GUI details, tshark -V, -T fields) gets a
+ * The tree of a visible dissection (GUI details, tshark -V; -T fields on 4.0) gets a
  * few labels on every frame: the summary line, each side's line, the
  * connection's line. Formatting them with printf-style calls costs over a
  * thousand instructions each (g_vsnprintf, and proto_item_append_text fills

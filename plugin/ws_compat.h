@@ -16,6 +16,7 @@
  *   TS_FVALUE(fi)              &fi->value (4.0)          fi->value (fvalue_t *, from 4.2)
  *   ts_pref_bool               gboolean (4.0)            bool (from 4.2)
  *   TS_HAVE_PLUGIN_DESCRIBE    0                         1 (plugin_describe(), wsutil/plugins.h)
+ *   TS_HF_PRINTED(hfi)         FALSE (4.0)               ref_type == HF_REF_TYPE_PRINT (from 4.2)
  */
 #ifndef TCPSTATE_WS_COMPAT_H
 #define TCPSTATE_WS_COMPAT_H
@@ -37,6 +38,19 @@ typedef bool ts_pref_bool;
 #else
 #define TS_FVALUE(fi) (&(fi)->value)
 typedef gboolean ts_pref_bool;
+#endif
+
+/* What tshark prints with -e (-T fields, json, ek). 4.0 builds a visible tree
+ * for -T fields, so every item there is real and labelled. From 4.2 tshark
+ * primes the -e fields as HF_REF_TYPE_PRINT (output_fields_prime_edt()) and
+ * builds an invisible tree: only those items are real, and a printed
+ * FT_PROTOCOL item prints its label. Checked with tshark 4.4.19 and 4.6.9:
+ * -T fields, -2 -T fields, -T json/ek -e (invisible, PRINT); -T json without
+ * -e, -V, -O (visible); -Y and custom columns (invisible, DIRECT). */
+#if TS_WS_AT_LEAST(4, 2)
+#define TS_HF_PRINTED(hfi) ((hfi)->ref_type == HF_REF_TYPE_PRINT)
+#else
+#define TS_HF_PRINTED(hfi) FALSE
 #endif
 
 /* 4.4 renamed the tvb accessors to C99 types and deprecated the old names. */

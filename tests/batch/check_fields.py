@@ -12,10 +12,15 @@ concatenated into one file, single pass and two-pass (-2):
   values on the reference's rows where the sender is the server;
 - each field without a value (expert infos, tcpstate.conn, tcpstate, _ws.expert): -Y F matches the
   same frames with and without a visible tree;
-- -T fields -e <every field> with -Y on another tcpstate field: the unfiltered run's rows that pass.
+- -T fields -e <every field> with -Y on another tcpstate field: the unfiltered run's rows that pass;
+- printed fields (-T json -e <every field>; from Wireshark 4.2 tshark builds no visible tree for -e and
+  asks only for the printed fields, HF_REF_TYPE_PRINT): the values of the full tree (-T json, visible);
+- -T fields -e tcpstate (the protocol's label, printed from an invisible tree on 4.2+): the tcpstate
+  line of the full tree (-V).
   check_fields.py --source <repo> --build <build dir>
 """
 import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -39,6 +44,47 @@ def plain_rows(text):
         parts = line.strip().split(None, 1)
         if parts:
             rows[int(parts[0])] = parts[1] if len(parts) > 1 else ""
+    return rows
+
+
+def json_tree_values(text):
+    """Frame number -> {tcpstate field: [values in tree order]}, from a full-tree `-T json` run."""
+    def pairs(obj):
+        return obj  # keep duplicate keys (a field twice in one subtree)
+
+    def walk(node, out):
+        if isinstance(node, list) and all(isinstance(p, tuple) for p in node):
+            for k, v in node:
+                if k.startswith("tcpstate.") and not k.endswith("_tree") and isinstance(v, str):
+                    out.setdefault(k, []).append(v)
+                walk(v, out)
+
+    rows = {}
+    for pkt in json.loads(text, object_pairs_hook=pairs):
+        layers = dict(dict(pkt)["_source"])["layers"]
+        num = int(dict(dict(layers)["frame"])["frame.number"])
+        out = {}
+        for k, v in layers:
+            if k == "tcpstate":
+                walk(v, out)
+        rows[num] = out
+    return rows
+
+
+def same_text(value):
+    """Wireshark's -e JSON writes some values differently from its full-tree JSON: a boolean "True"
+    for "1" (4.4, 4.6), a UTC time "+0000" for "Z" (4.6). The same value, one spelling."""
+    value = {"True": "1", "False": "0"}.get(value, value)
+    return value[:-5] + "Z" if re.match(r"\d{4}-\d\d-\d\dT.*\+0000$", value) else value
+
+
+def json_e_values(text):
+    """Frame number -> {field: [values]}, from a `-T json -e ...` run."""
+    rows = {}
+    for pkt in json.loads(text):
+        layers = pkt["_source"]["layers"]
+        num = int(layers.pop("frame.number")[0])
+        rows[num] = {k: [same_text(x) for x in v] for k, v in layers.items()}
     return rows
 
 
@@ -98,6 +144,10 @@ def main():
         every = ["-T", "fields", "-e", "frame.number"] + [x for f in fields for x in ("-e", f)]
         jobs[("every", None)] = pool.submit(plugin_tshark, src, base + every)
         jobs[("every-filtered", None)] = pool.submit(plugin_tshark, src, base + every + ["-Y", 'tcpstate.phase == "Teardown"'])
+        jobs[("json-tree", None)] = pool.submit(plugin_tshark, src, base + ["-T", "json"])
+        jobs[("json-e", None)] = pool.submit(plugin_tshark, src, base + ["-T", "json"] + every[2:])
+        jobs[("top", None)] = pool.submit(plugin_tshark, src, base + ["-T", "fields", "-e", "frame.number",
+                                                                    "-e", "tcpstate"])
 
         checked = 0
         for i, f in enumerate(fields):
@@ -126,6 +176,33 @@ def main():
         if got != want or not want:
             fail("%s: -T fields -e <every field> -Y phase == Teardown: %d rows, unfiltered run's Teardown rows %d"
                  % (name, len(got), len(want)))
+        tree = {n: {k: v for k, v in row.items() if k in fields}  # not the expert infos (valueless)
+                for n, row in json_tree_values(jobs[("json-tree", None)].result()).items()}
+        printed = json_e_values(jobs[("json-e", None)].result())
+        if len(tree) < 100 or sorted(tree) != sorted(printed):
+            fail("%s: -T json: %d frames with the full tree, %d with -e" % (name, len(tree), len(printed)))
+        diffs = [(n, {k: (tree[n].get(k), printed.get(n, {}).get(k))
+                      for k in set(tree[n]) | set(printed.get(n, {})) if tree[n].get(k) != printed.get(n, {}).get(k)})
+                 for n in sorted(tree) if tree[n] != printed.get(n)]
+        if diffs:
+            fail("%s: -T json -e <every field> differs from the full tree on %d frames (first %s)"
+                 % (name, len(diffs), diffs[:2]))
+        label, labels = None, {}
+        for line in ref_text.splitlines():
+            m = re.match(r"\s*(\d+)\t", line)
+            if m:
+                label = int(m.group(1))
+            elif line.startswith("[TCP Connection State") and label is not None:
+                labels[label] = line.rstrip()[1:-1]  # -V brackets a generated item
+        top = {}
+        for line in jobs[("top", None)].result().splitlines():
+            n, _, t = line.partition("\t")
+            if t:
+                top[int(n)] = t
+        if top != labels or not top:
+            diff = sorted(set(top.items()) ^ set(labels.items()))[:3]
+            fail("%s: -T fields -e tcpstate: %d labels, full tree %d (first differences %s)"
+                 % (name, len(top), len(labels), diff))
         print("%s: %d frames, %d value fields, %d valueless fields, %d cells compared"
               % (name, len(ref), len(fields), len(valueless), checked))
     pool.shutdown()
