@@ -36,9 +36,9 @@ static void start(fixture *f)
     f->now = 1700000000LL * 1000 * MS;
 }
 
-/* One segment, 1 ms after the previous one unless `gap` says otherwise. */
-static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
-                   uint32_t len, uint8_t delivery)
+/* The next segment of the fixture's connection, `gap` after the previous one. */
+static ts_segment next_seg(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
+                           uint32_t len)
 {
     ts_segment s = {0};
     f->now += gap;
@@ -52,9 +52,17 @@ static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t s
     s.src_port = from == C ? 51000 : 8888;
     s.dst_port = from == C ? 8888 : 51000;
     s.from_b = (uint8_t)from;
-    s.delivery = delivery;
     if (flags & SYN)
         s.wscale_opt = f->syn_wscale_opt;
+    return s;
+}
+
+/* One segment, 1 ms after the previous one unless `gap` says otherwise. */
+static void seg_at(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
+                   uint32_t len, uint8_t delivery)
+{
+    ts_segment s = next_seg(f, gap, from, flags, seq, ack, len);
+    s.delivery = delivery;
     ts_conn_step(&f->conn, &s, &f->a, f->fix);
 }
 
@@ -907,17 +915,7 @@ static void test_fin_held_by_a_crossing_duplicate_ack_is_put_back_by_the_coverin
 static void seg_opts(fixture *f, int64_t gap, int from, unsigned flags, uint32_t seq, uint32_t ack,
                      uint32_t tsval, uint32_t tsecr, uint32_t sack_left, uint32_t sack_right)
 {
-    ts_segment s = {0};
-    f->now += gap;
-    s.time_ns = f->now;
-    s.seq = seq;
-    s.ack = ack;
-    s.window = 65535;
-    s.id = ++f->id;
-    s.flags = (uint16_t)flags;
-    s.src_port = from == C ? 51000 : 8888;
-    s.dst_port = from == C ? 8888 : 51000;
-    s.from_b = (uint8_t)from;
+    ts_segment s = next_seg(f, gap, from, flags, seq, ack, 0);
     if (tsval != 0 || tsecr != 0) {
         s.opts |= TS_OPT_TIMESTAMPS;
         s.tsval = tsval;
