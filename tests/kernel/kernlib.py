@@ -98,16 +98,18 @@ def track_socket(sock):
 # --------------------------------------------------------------------------------------------------------------------
 # Clocks
 # --------------------------------------------------------------------------------------------------------------------
-def realtime_minus_monotonic_ns(samples=50):
-    """CLOCK_REALTIME - CLOCK_MONOTONIC in ns, from the tightest of `samples` sandwiched readings.
+def realtime_minus_trace_clock_ns(samples=50):
+    """CLOCK_REALTIME - CLOCK_TAI in ns, from the tightest of `samples` sandwiched readings.
 
-    Capture timestamps on lo come from ktime_get_real() (CLOCK_REALTIME); the tracefs "mono" clock is
-    ktime_get_mono_fast_ns() (CLOCK_MONOTONIC).  Adding this offset places trace events on the capture time line.
-    Returns (offset_ns, uncertainty_ns)."""
+    Capture timestamps on lo come from ktime_get_real() (CLOCK_REALTIME); the tracefs "tai" clock is
+    ktime_get_tai_fast_ns() (CLOCK_TAI = CLOCK_REALTIME + the kernel's TAI offset, stepped and slewed with it).
+    Adding this offset places trace events on the capture time line, and it stays put when the system clock is
+    adjusted during a recording (a "mono" trace clock does not: a clock slewed by a few ms misplaced events by
+    that much, and a CI run failed on it).  Returns (offset_ns, uncertainty_ns)."""
     best = None
     for _ in range(samples):
         r1 = time.clock_gettime_ns(time.CLOCK_REALTIME)
-        m = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        m = time.clock_gettime_ns(time.CLOCK_TAI)
         r2 = time.clock_gettime_ns(time.CLOCK_REALTIME)
         width = r2 - r1
         if best is None or width < best[1]:
@@ -218,7 +220,7 @@ def reap_stale():
 # tracefs
 # --------------------------------------------------------------------------------------------------------------------
 class Tracer:
-    """A private tracefs instance recording sock:inet_sock_set_state for some ports, on the mono clock."""
+    """A private tracefs instance recording sock:inet_sock_set_state for some ports, on the tai clock (see realtime_minus_trace_clock_ns)."""
 
     def __init__(self, ports, tag):
         root = tracefs_root()
@@ -238,7 +240,7 @@ class Tracer:
         os.mkdir(self.dir)
         self._key = CLEANUP.add(f"rmdir tracefs instance {self.dir}", self._remove)
         self._w("tracing_on", "0")
-        self._w("trace_clock", "mono")
+        self._w("trace_clock", "tai")
         self._w("buffer_size_kb", "2048")
         filt = " || ".join(f"sport == {p} || dport == {p}" for p in self.ports)
         self._w("events/sock/inet_sock_set_state/filter", filt)

@@ -1187,7 +1187,7 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False, loss=Non
     try:
         ctx.nft.start()
         tracer.start()
-        offset, unc = kernlib.realtime_minus_monotonic_ns()
+        offset, unc = kernlib.realtime_minus_trace_clock_ns()
         if not spec["capture_late"] and not spec["starts_capture"] and name != "tcp-fast-open":
             ctx.start_capture()
         spec["fn"](ctx)
@@ -1202,9 +1202,9 @@ def run_one(name, outdir, port_offset=0, keep_raw=False, verbose=False, loss=Non
             ctx.full_capture.stop()
         # Ensure the event ring has everything (events are written synchronously; nothing to flush).
         text, rawtext = tracer.read()
-        offset2, _ = kernlib.realtime_minus_monotonic_ns()
+        offset2, _ = kernlib.realtime_minus_trace_clock_ns()
         if abs(offset2 - offset) > 50_000:
-            print(f"  warning: realtime-monotonic offset moved by {(offset2 - offset) / 1000:.1f} us",
+            print(f"  warning: realtime-trace clock offset moved by {(offset2 - offset) / 1000:.1f} us",
                   file=sys.stderr)
         for d in ctx.drops:
             if d["t_off"] is None:
