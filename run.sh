@@ -58,7 +58,7 @@ case "$what" in
     cd "$build"
     # Every test, slow ones included (the corrupted-capture sweep, valgrind, the
     # libFuzzer run, the whole suite again under ASan+UBSan, and the Wireshark 4.4 and 4.6 matrix in
-    # Debian chroots, made once in /var/cache/tcpstate): about 40 minutes on 2 cores.
+    # Debian chroots, made once in /var/cache/tcpstate): about 45 minutes on 2 cores.
     ctest --output-on-failure -j"$(nproc)" "$@" ;;
   *)
     echo "usage: $0 walkthrough|test" >&2; exit 2 ;;
