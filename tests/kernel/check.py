@@ -149,14 +149,10 @@ MERGE_GAP_NS = 10_000_000_000
 def _read_records(path):
     with open(path, "rb") as f:
         data = f.read()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
+    e = truthmod.pcap_byte_order(data[:4])
+    if e is None:
         return None, None
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     link = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
     recs, pos = [], 24
     while pos + 16 <= len(data):

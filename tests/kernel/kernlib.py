@@ -516,3 +516,15 @@ def set_sysctl(name, value):
 def get_sysctl(name):
     with open("/proc/sys/" + name.replace(".", "/")) as f:
         return f.read().strip()
+
+
+def prepare_runner():
+    """What every recorder does first: None when it can run (handlers installed, what killed runs left behind
+    removed and named on stderr), else the reason it cannot (the caller prints SKIPPED and exits 77)."""
+    reason = skip_reason()
+    if reason:
+        return reason
+    install_handlers()
+    for what in reap_stale():
+        print(f"removed stale {what} (left by a killed run)", file=sys.stderr)
+    return None

@@ -1298,13 +1298,10 @@ def main(argv):
     outdir = a.live or a.out
     if not outdir:
         ap.error("--out or --live is required")
-    reason = kernlib.skip_reason()
+    reason = kernlib.prepare_runner()
     if reason:
         print(f"SKIPPED: {reason}")
         return 77
-    kernlib.install_handlers()
-    for what in kernlib.reap_stale():
-        print(f"removed stale {what} (left by a killed run)", file=sys.stderr)
     # Run everything on CPU 0: the sockets' timers are then armed on one CPU and loopback delivery happens in that
     # CPU's softirq, which makes timer races (e.g. SYN and SYN-ACK retransmissions due in the same timer-wheel
     # slot) resolve the same way on every run.

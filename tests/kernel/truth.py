@@ -129,20 +129,25 @@ class TruthError(Exception):
 # --------------------------------------------------------------------------------------------------------------------
 # pcap reader (standard library only)
 # --------------------------------------------------------------------------------------------------------------------
+def pcap_byte_order(magic):
+    """'<' or '>' for a classic pcap file's magic (microsecond or nanosecond), None for anything else."""
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        return "<"
+    if magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        return ">"
+    return None
+
+
 def read_pcap(path):
     """Return a list of packet dicts: idx (1-based), ts (ns), src/dst (ip, port), flags, seq, ack, plen, win."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
         raise TruthError(f"{path}: not a pcap file")
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        endian = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = ">"
-    else:
+    endian = pcap_byte_order(data[:4])
+    if endian is None:
         raise TruthError(f"{path}: unsupported capture format (pcap only)")
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
     pos = 24
     pkts = []

@@ -526,13 +526,10 @@ def main(argv):
     if a.cmd == "table":
         write_markdown(a.out)
         return 0
-    reason = kernlib.skip_reason()
+    reason = kernlib.prepare_runner()
     if reason:
         print(f"SKIPPED: {reason}")
         return 77
-    kernlib.install_handlers()
-    for what in kernlib.reap_stale():
-        print(f"removed stale {what} (left by a killed run)", file=sys.stderr)
     a.plan_only = a.cmd == "plan"
     return record(a)
 
