@@ -597,7 +597,12 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     /* PENDING_ACK. 4: the receiver sends again what the ACK acknowledged, on
      * its own timer: not as the answer it owes to a SYN or FIN it got again. */
     if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
-        (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && conn->ep[s].ack_due == ACK_DUE_NONE) {
+        (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))) {
+        /* The answer it owes to a SYN or FIN it got again was sent when that
+         * one arrived, before the ACK that followed it: it says nothing of
+         * the ACK, which stays in question. */
+        if (conn->ep[s].ack_due != ACK_DUE_NONE)
+            return;
         restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
         report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id, peer->applied_id,
                false);

@@ -816,6 +816,36 @@ static void test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answer
     assert_states(&f, "TIME-WAIT", "CLOSED");
 }
 
+/* The client's SYN-ACK was lost and it sent its SYN again; the server's
+ * first retransmitted SYN-ACK then made the client ESTABLISHED and its ACK
+ * (id 5) left, but the server answers the SYN it got again with a SYN-ACK
+ * (id 6): that answer says nothing of the ACK behind it. Only the server's
+ * own retransmission, 2 s later, shows that neither ACK arrived (RFC 9293
+ * 3.10.7.4: in SYN-RECEIVED an acceptable ACK moves it to ESTABLISHED, and an
+ * ESTABLISHED side does not send its SYN again). */
+static void test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_ack_behind_it(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);                       /* 2: lost */
+    seg_at(&f, 1000 * MS, S, SYN | ACK, SISN, CISN + 1, 0, TS_DELIVERED); /* 3 */
+    seg(&f, C, SYN, CISN, 0, 0);                                    /* 4: resent SYN, crossed */
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);                         /* 5: lost */
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);                       /* 6: answers 4 */
+    g_assert_false(f.fix[0].valid);
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);                         /* 7: lost */
+    seg_at(&f, 2000 * MS, S, SYN | ACK, SISN, CISN + 1, 0, TS_DELIVERED); /* 8: the server's timer */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "SYN-RECEIVED");
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
 /* ---- hindsight: a FIN is taken only in sequence (RFC 9293 3.10.7.4) ------------------ */
 
 /* The data before the FIN never reached the wire (the capture shows the gap):
@@ -1165,6 +1195,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/hindsight/lost-fin", test_lost_fin_is_corrected_by_its_retransmission);
     g_test_add_func("/core/hindsight/lost-final-ack",
                     test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answers);
+    g_test_add_func("/core/hindsight/synack-answering-resent-syn-says-nothing-of-the-ack-behind-it",
+                    test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_ack_behind_it);
     g_test_add_func("/core/hindsight/fin-beyond-a-hole-in-the-capture-waits",
                     test_fin_beyond_a_hole_in_the_capture_waits_for_the_data_before_it);
     g_test_add_func("/core/hindsight/fin-after-lost-data-taken-back-by-duplicate-ack",
