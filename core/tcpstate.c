@@ -146,6 +146,7 @@ static void reset_incarnation(ts_conn *conn)
     conn->first_syn_by = 0;
     conn->synack_count = 0;
     conn->mid_stream = 0;
+    conn->listener_assumed_since = 0;
     for (int e = 0; e < 2; e++) {
         /* A side still in TIME-WAIT keeps what it knows of the old sequence
          * space: a new SYN must come above it (RFC 1122 4.2.2.13). */
@@ -185,8 +186,10 @@ static void start_incarnation(ts_conn *conn, int s, const ts_segment *seg, ts_an
         conn->client_is_b = (uint8_t)(s == 1);
         if (conn->ep[s].state != TS_TIME_WAIT)
             conn->ep[s].state = TS_CLOSED;
-        if (conn->ep[r].state != TS_TIME_WAIT)
+        if (conn->ep[r].state != TS_TIME_WAIT) {
             conn->ep[r].state = TS_LISTEN;
+            conn->listener_assumed_since = seg->id;
+        }
         return;
     }
     if (has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK)) {
@@ -462,6 +465,15 @@ static void read_reset_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_
     peer->active = 0;
 }
 
+/* A side shown to have had no listener (it refused the SYN, or sent its own)
+ * was CLOSED from the first segment that took it as LISTEN on: earlier SYNs
+ * of this connection, lost on the way, found the port closed too
+ * (RFC 9293 3.10.7.1). */
+static uint32_t no_listener_since(const ts_conn *conn, uint32_t otherwise)
+{
+    return conn->listener_assumed_since != 0 ? conn->listener_assumed_since : otherwise;
+}
+
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                            ts_correction *corr)
 {
@@ -537,7 +549,8 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
             restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             conn->ep[s].state = TS_CLOSED;
             conn->ep[s].passive = 0;
-            report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id, peer->applied_id, true);
+            report(corr, out, role_of(conn, s), TS_CLOSED, TS_NO_LISTENER, peer->id,
+                   no_listener_since(conn, peer->applied_id), true);
             peer->active = 0;
             return;
         }
@@ -588,7 +601,8 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
                 conn->ep[s].state = TS_CLOSED;
                 conn->ep[s].passive = 0;
             }
-            report(corr, out, role_of(conn, s), really, TS_DELIVERED_LATE, peer->id, peer->applied_id,
+            report(corr, out, role_of(conn, s), really, TS_DELIVERED_LATE, peer->id,
+                   was_no_listener ? no_listener_since(conn, peer->applied_id) : peer->applied_id,
                    was_no_listener);
             peer->deferred = 1;
         }
@@ -1207,6 +1221,10 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     conn->segments++;
 
     check_evidence(conn, s, seg, out, corr);
+    /* Whatever the assumed listener sends settles whether it listened, and so
+     * does the client acknowledging something of it (a one-direction capture). */
+    if (role_of(conn, s) == TS_SERVER || (has(seg, TS_TH_ACK) && !has(seg, TS_TH_RST)))
+        conn->listener_assumed_since = 0;
 
     snapshot_prev(conn, out);
     bool both_closed_before = conn->segments > 1 && is_closed_state(conn->ep[s].state) &&
@@ -1355,6 +1373,8 @@ uint32_t ts_conn_correctable_since(const ts_conn *conn)
     }
     if (last_may_reset_receiver(conn) && conn->last.id < since)
         since = conn->last.id;
+    if (conn->listener_assumed_since != 0 && conn->listener_assumed_since < since)
+        since = conn->listener_assumed_since; /* until the server's first segment */
     return since;
 }
 

@@ -525,8 +525,11 @@ static void check_step(harness_conn *h, const ts_segment *seg, const ts_annotati
         CHECK(c->state < TS_STATE_COUNT, "correction state %u", c->state);
         /* TS_DELIVERED: a FIN held beyond a hole that was not there after all, put back where it was captured. */
         CHECK(c->delivery <= CORR_DELIVERY_MAX, "correction delivery %u", c->delivery);
-        CHECK(CORR_SEGMENT(c) <= c->since_id, "correction of segment %u since an earlier one %u", CORR_SEGMENT(c),
-              c->since_id);
+        /* A correction starts at the segment it is about; only a finding of
+         * no listener reaches further back, to the first SYN that took one
+         * as listening (the state it corrects is then CLOSED, before too). */
+        CHECK(CORR_SEGMENT(c) <= c->since_id || (c->state == TS_CLOSED && c->prev_too),
+              "correction of segment %u since an earlier one %u", CORR_SEGMENT(c), c->since_id);
         CHECK(c->since_id < seg->id, "correction since %u, not before the current segment %u", c->since_id,
               seg->id);
         CHECK(id_seen(h, CORR_SEGMENT(c)), "correction of %u: not a segment of this connection", CORR_SEGMENT(c));

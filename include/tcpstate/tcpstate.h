@@ -242,6 +242,8 @@ typedef struct ts_conn {
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
     uint32_t    segments;
     uint32_t    incarnation;  /* connections so far on these ports */
+    uint32_t    listener_assumed_since; /* the segment from which the SYN's receiver was
+                                           taken as LISTEN (0: not assumed) */
     ts_pending  pending[2];   /* by sending endpoint */
     ts_segment  last;         /* the previous segment (for a RST that answers it) */
     ts_config   config;

@@ -486,6 +486,28 @@ static void test_rst_answering_syn_means_no_listener(void)
     g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSED");
 }
 
+/* The first SYN was lost, the second too; the RST that answers the third
+ * shows that no socket listened on the port at all: the server was CLOSED
+ * since the first SYN, not LISTEN until the RST (RFC 9293 3.10.7.1: a
+ * segment to a CLOSED port is answered by a reset). */
+static void test_rst_answering_a_resent_syn_shows_no_listener_since_the_first_syn(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    seg_at(&f, 2000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);
+    seg(&f, S, RST | ACK, 0, CISN + 1, 0);
+    assert_note(&f, TS_NOTE_REFUSED);
+    assert_states(&f, "CLOSED", "CLOSED");
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_NO_LISTENER);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_true(f.fix[0].prev_too);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSED");
+}
+
 static void test_rst_in_syn_sent_is_ignored_unless_it_acks_our_syn(void)
 {
     fixture f;
@@ -1195,6 +1217,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/hindsight/lost-fin", test_lost_fin_is_corrected_by_its_retransmission);
     g_test_add_func("/core/hindsight/lost-final-ack",
                     test_lost_final_ack_leaves_server_in_last_ack_until_time_wait_answers);
+    g_test_add_func("/core/hindsight/rst-answering-resent-syn-shows-no-listener-since-first-syn",
+                    test_rst_answering_a_resent_syn_shows_no_listener_since_the_first_syn);
     g_test_add_func("/core/hindsight/synack-answering-resent-syn-says-nothing-of-the-ack-behind-it",
                     test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_ack_behind_it);
     g_test_add_func("/core/hindsight/fin-beyond-a-hole-in-the-capture-waits",
