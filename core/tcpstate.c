@@ -965,6 +965,12 @@ static void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_anno
         ep->state = (ep->state == TS_SYN_RECEIVED && ep->passive) ? TS_LISTEN : TS_CLOSED;
         return;
     }
+    /* First check, the sequence number: a segment that occupies no sequence
+     * space is acceptable only at RCV.NXT or above. One below (a keep-alive
+     * probe at RCV.NXT - 1, an old ACK) is answered by an ACK and dropped,
+     * its ACK field unread: it changes no state. */
+    if (ep->rcv_known && seg_space(seg) == 0 && seq_lt(seg->seq, ep->rcv_nxt))
+        return;
     if (has(seg, TS_TH_SYN)) {
         bool same_syn = ep->rcv_known && seg->seq + 1u == ep->rcv_nxt;
         if (!same_syn && !(ep->state == TS_SYN_RECEIVED && !ep->passive)) {

@@ -466,6 +466,25 @@ static void test_keepalive_and_window_probe_change_no_state(void)
     assert_states(&f, "ESTABLISHED", "ESTABLISHED");
 }
 
+/* The handshake's ACK was lost; the client's first keep-alive probe (no
+ * data, SEG.SEQ = RCV.NXT - 1) reaches the server before its SYN-ACK is
+ * answered again. A segment that occupies no sequence space below RCV.NXT is
+ * not acceptable (RFC 9293 3.10.7.4, first check): answered by an ACK and
+ * dropped, its ACK field unread. The server stays SYN-RECEIVED. */
+static void test_keepalive_probe_is_not_acceptable_and_completes_no_handshake(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    seg_at(&f, MS, C, ACK, CISN + 1, SISN + 1, 0, TS_LOST);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN, SISN + 1, 0); /* keep-alive probe */
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+    seg(&f, C, ACK, CISN + 1, SISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
 /* ---- resets ----------------------------------------------------------------------- */
 
 static void test_rst_answering_syn_means_no_listener(void)
@@ -1189,6 +1208,8 @@ int main(int argc, char **argv)
                     test_fin_retransmitted_to_time_wait_restarts_2msl);
     g_test_add_func("/core/teardown/late-fin-time-wait-starts-when-applied",
                     test_time_wait_from_a_late_fin_starts_when_it_is_applied);
+    g_test_add_func("/core/data/keepalive-probe-not-acceptable-completes-no-handshake",
+                    test_keepalive_probe_is_not_acceptable_and_completes_no_handshake);
     g_test_add_func("/core/data/keepalive-and-window-probe-no-transition",
                     test_keepalive_and_window_probe_change_no_state);
     g_test_add_func("/core/reset/rst-answering-syn-no-listener", test_rst_answering_syn_means_no_listener);
