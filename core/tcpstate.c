@@ -1085,7 +1085,8 @@ static bool fin_beyond_hole(const ts_endpoint *receiver, const ts_segment *seg)
  * next duplicate ACK says otherwise if it did not): everything up to the
  * FIN is in, and the FIN is taken now (seventh and eighth steps). The held
  * receive stays correctable, now applied at this segment. */
-static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out)
+static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endpoint *rx_before,
+                      ts_annotation *out)
 {
     int r = 1 - s;
     ts_pending *p = &conn->pending[s];
@@ -1093,7 +1094,10 @@ static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, ts_annotation
     if (!p->active || !p->held || !seq_le(seg->seq, p->hole_at) ||
         !seq_gt(seg->seq + seg_space(seg), p->hole_at))
         return false;
-    ts_endpoint before = *receiver;
+    /* The held control sent again took effect with this segment's own
+     * receive: what it changed is measured from before this segment. */
+    bool resends_held = (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && control_end(seg) == p->ctl_end;
+    ts_endpoint before = resends_held ? *rx_before : *receiver;
     ts_segment arrival = conn->pending_detail[s].seg;
     arrival.time_ns = seg->time_ns;
     if (seq_lt(receiver->rcv_nxt, arrival.seq))
@@ -1301,7 +1305,7 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
         receive_effects(conn, r, seg, out);
         break;
     }
-    bool filled = seg->delivery == TS_DELIVERED && fill_hole(conn, s, seg, out);
+    bool filled = seg->delivery == TS_DELIVERED && fill_hole(conn, s, seg, &rx_before, out);
     if (rx_before.state == TS_FIN_WAIT_1 && has(seg, TS_TH_FIN) && conn->ep[r].state == TS_CLOSING)
         out->notes |= TS_NOTE_SIMULTANEOUS_CLOSE;
     if (reopen_from == TS_TIME_WAIT && conn->ep[r].state == TS_SYN_RECEIVED)

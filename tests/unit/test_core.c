@@ -887,6 +887,30 @@ static void test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_a
     assert_states(&f, "ESTABLISHED", "ESTABLISHED");
 }
 
+/* Every SYN-ACK but the last was lost, and the client sent its SYN again
+ * each time: the SYN-ACK that answers the second SYN was lost too (the client
+ * sends its SYN a third time, acknowledging nothing). The correction says the
+ * client was SYN-SENT, as it was before that SYN-ACK (RFC 9293 3.10.7.3). */
+static void test_synack_lost_again_after_the_resent_syn_leaves_the_client_syn_sent(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);                             /* 2: lost */
+    seg_at(&f, 1000 * MS, S, SYN | ACK, SISN, CISN + 1, 0, TS_DELIVERED); /* 3: lost */
+    seg(&f, C, SYN, CISN, 0, 0);                                          /* 4 */
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);                             /* 5: lost */
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED);              /* 6 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "SYN-SENT");
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    assert_prev(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+}
+
 /* ---- hindsight: a FIN is taken only in sequence (RFC 9293 3.10.7.4) ------------------ */
 
 /* The data before the FIN never reached the wire (the capture shows the gap):
@@ -1242,6 +1266,8 @@ int main(int argc, char **argv)
                     test_rst_answering_a_resent_syn_shows_no_listener_since_the_first_syn);
     g_test_add_func("/core/hindsight/synack-answering-resent-syn-says-nothing-of-the-ack-behind-it",
                     test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_ack_behind_it);
+    g_test_add_func("/core/hindsight/synack-lost-again-after-resent-syn-leaves-client-syn-sent",
+                    test_synack_lost_again_after_the_resent_syn_leaves_the_client_syn_sent);
     g_test_add_func("/core/hindsight/fin-beyond-a-hole-in-the-capture-waits",
                     test_fin_beyond_a_hole_in_the_capture_waits_for_the_data_before_it);
     g_test_add_func("/core/hindsight/fin-after-lost-data-taken-back-by-duplicate-ack",
