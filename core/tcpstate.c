@@ -282,8 +282,12 @@ static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_
     out->notes |= TS_NOTE_CORRECTS;
     if (corr == NULL)
         return;
-    if (corr[0].valid)
-        corr++; /* one per side: the second slot is free */
+    int slot = 0;
+    while (slot < TS_MAX_CORRECTIONS && corr[slot].valid)
+        slot++;
+    if (slot == TS_MAX_CORRECTIONS)
+        return; /* cannot happen: at most two per side */
+    corr += slot;
     corr->valid = true;
     corr->prev_too = prev_too;
     corr->role = (uint8_t)role;
@@ -340,14 +344,43 @@ static bool carries_syn_fin_or_rst(const ts_segment *seg)
  * bare ACK it got (rule 4 needs a resent SYN or FIN); a SYN or FIN arrived
  * once the receiver acknowledges it (RFC 9293 3.4: SEG.ACK covers it). A
  * deferred one stays: it arrives after this segment (the caller applies it). */
-static void confirm_peer_pending(ts_pending *peer, const ts_segment *seg)
+static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *seg, uint8_t kind,
+                          const ts_endpoint *rx_before);
+
+/* A control of sender p_s arrived after all: the later receive that stood on
+ * it (replay_after) is now the one in question, on its own. It was a bare
+ * ACK that moved its receiver (what else it learnt stays): before it, the
+ * receiver was as now but in the state it moved from. */
+static void settle_control(ts_conn *conn, int p_s)
 {
+    ts_pending *p = &conn->pending[p_s];
+    p->active = 0;
+    if (!p->has_after)
+        return;
+    ts_pending_detail *detail = &conn->pending_detail[p_s];
+    ts_endpoint before = conn->ep[1 - p_s];
+    before.state = detail->after_from;
+    ts_segment after = detail->after;
+    start_pending(p, detail, &after, PENDING_ACK, &before);
+}
+
+static void confirm_peer_pending(ts_conn *conn, int p_s, const ts_segment *seg)
+{
+    ts_pending *peer = &conn->pending[p_s];
+    const ts_endpoint *receiver = &conn->ep[1 - p_s];
     if (!peer->active || peer->kind == PENDING_RESET)
+        return;
+    /* Except a bare ACK of the receiver's own FIN: after its FIN a side has
+     * no new data to send, and its data-less segments read the same whether
+     * that ACK arrived or not. It stays in question until the FIN is sent
+     * again (rule 4) or something replaces it. */
+    if (peer->kind == PENDING_ACK && receiver->fin_sent && peer->acked_ctl == receiver->fin_seq + 1u &&
+        seg->payload_len == 0)
         return;
     if (peer->kind == PENDING_ACK)
         peer->active = 0;
     else if (!peer->deferred && !peer->held && has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end))
-        peer->active = 0;
+        settle_control(conn, p_s);
 }
 
 /* A duplicate ACK: nothing new acknowledged, no data, no control. A receiver
@@ -437,9 +470,19 @@ static void read_resend_answer(ts_conn *conn, int s, const ts_segment *seg, ts_a
     if (!check->active || !has(seg, TS_TH_ACK) || has(seg, TS_TH_RST) || !seq_gt(seg->ack, check->ctl_seq))
         return;
     check->active = 0;
-    if (answer_shows_duplicate(check, seg))
-        report(corr, out, role_of(conn, s), conn->ep[s].state, TS_DELIVERED, check->original_id, check->since_id,
-               false);
+    if (!answer_shows_duplicate(check, seg))
+        return;
+    if (check->after_id != 0) {
+        /* As first shown: the control's state until the later receive, then
+         * what that one made of it. */
+        report(corr, out, role_of(conn, s), check->after_from, TS_DELIVERED, check->original_id,
+               check->since_id, false);
+        report(corr, out, role_of(conn, s), conn->ep[s].state, TS_DELIVERED, check->original_id,
+               check->after_id, false);
+        return;
+    }
+    report(corr, out, role_of(conn, s), conn->ep[s].state, TS_DELIVERED, check->original_id, check->since_id,
+           false);
 }
 
 /* A side sends again what it had sent before (data, a SYN or a FIN below its
@@ -474,6 +517,23 @@ static uint32_t no_listener_since(const ts_conn *conn, uint32_t otherwise)
     return conn->listener_assumed_since != 0 ? conn->listener_assumed_since : otherwise;
 }
 
+/* A control from sender s was taken back and its receiver restored: the
+ * sender's later segment that had changed the receiver on top of it arrived
+ * all the same (nothing took it back), so it is received again on the
+ * restored state, and the frames from it on are corrected to what it does
+ * there. */
+static void replay_after(ts_conn *conn, int s, const ts_pending *taken_back, ts_correction *corr,
+                         ts_annotation *out)
+{
+    if (!taken_back->has_after)
+        return;
+    ts_annotation scratch;
+    memset(&scratch, 0, sizeof scratch);
+    const ts_segment *after = &conn->pending_detail[s].after;
+    receive_effects(conn, 1 - s, after, &scratch);
+    report(corr, out, role_of(conn, 1 - s), conn->ep[1 - s].state, TS_LOST, taken_back->id, after->id, false);
+}
+
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                            ts_correction *corr)
 {
@@ -488,7 +548,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     read_reset_evidence(conn, s, seg, out, corr);
     if (!carries_syn_fin_or_rst(seg)) {
         read_receivers_ack(conn, s, seg, out, corr);
-        confirm_peer_pending(peer, seg);
+        confirm_peer_pending(conn, r, seg);
         return;
     }
 
@@ -525,11 +585,15 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
                 check->since_id = own->applied_id;
                 check->ctl_seq = own->ctl_end - 1u;
                 check->original_tsval = own_detail->seg.tsval;
+                check->after_id = own->has_after ? own_detail->after.id : 0;
+                check->after_from = own_detail->after_from;
             }
             check->timestamps &= (seg->opts & TS_OPT_TIMESTAMPS) != 0;
             check->resend_tsval = seg->tsval;
         }
         report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
+        if (!own->deferred)
+            replay_after(conn, s, own, corr, out);
         own->active = 0;
     }
 
@@ -568,7 +632,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
             return;
         }
         if (has(seg, TS_TH_ACK) && seq_ge(seg->ack, peer->ctl_end)) {
-            peer->active = 0; /* acknowledged: it arrived */
+            settle_control(conn, r); /* acknowledged: it arrived */
             return;
         }
         /* This side sends its own SYN or FIN again without acknowledging the
@@ -1107,6 +1171,8 @@ static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endp
     p->applied_id = seg->id;
     p->state_before = before.state;
     conn->pending_detail[s].rx_before = before;
+    if (resends_held)
+        conn->pending_detail[s].seg = *seg; /* this transmission is the one that arrived */
     return true;
 }
 
@@ -1123,6 +1189,7 @@ static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_seg
     p->state_before = rx_before->state;
     p->deferred = 0;
     p->held = 0;
+    p->has_after = 0;
     p->hole_at = 0;
     p->held_since = 0;
     p->id = seg->id;
@@ -1180,9 +1247,10 @@ bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotatio
 
     memset(out, 0, sizeof *out);
     if (corr != NULL)
-        corr[0].valid = corr[1].valid = false;
+        for (int i = 0; i < TS_MAX_CORRECTIONS; i++)
+            corr[i].valid = false;
     conn->segments++;
-    confirm_peer_pending(peer_pending, seg);
+    confirm_peer_pending(conn, 1 - s, seg);
 
     /* The send: our ACK and window (send_effects). */
     ep->window = ts_scaled_window(ep, peer, seg);
@@ -1333,8 +1401,18 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
         p->deferred = 1;
         conn->pending_detail[s].seg.delivery = TS_DELIVERED;
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
-        start_pending(p, &conn->pending_detail[s], seg, carries_control ? PENDING_CONTROL : PENDING_ACK,
-                      &rx_before);
+        /* A segment that changes its receiver on top of this sender's own
+         * control still in question: kept beside it, so that taking the
+         * control back replays this one (replay_after). */
+        if (p->active && p->kind == PENDING_CONTROL && !p->held && !p->deferred && !p->has_after &&
+            !carries_control) {
+            p->has_after = 1;
+            conn->pending_detail[s].after = *seg;
+            conn->pending_detail[s].after_from = rx_before.state;
+        } else {
+            start_pending(p, &conn->pending_detail[s], seg, carries_control ? PENDING_CONTROL : PENDING_ACK,
+                          &rx_before);
+        }
     }
     conn->seen_from |= (uint8_t)(1u << s);
     conn->last = *seg;

@@ -163,8 +163,11 @@ typedef struct ts_correction {
     uint32_t since_id;   /* the first segment whose annotation was wrong */
 } ts_correction;
 
-/* At most one correction per side per segment. */
-#define TS_MAX_CORRECTIONS 2
+/* At most two corrections per side per segment, in order of since_id: the
+ * state since the misjudged segment, and, when the receive of a later segment
+ * is replayed on the corrected state, the state since that one. Applied in
+ * order, each rewrites from its since_id on. */
+#define TS_MAX_CORRECTIONS 4
 
 typedef struct ts_config {
     int64_t time_wait_ns; /* how long TIME-WAIT lasts (Linux 60 s, RFC 9293 2*MSL = 240 s) */
@@ -200,6 +203,7 @@ typedef struct ts_pending {
     uint8_t  state_before;   /* receiver's state before it */
     uint8_t  deferred;       /* taken back, to be applied after the receiver's next segment */
     uint8_t  held;           /* a FIN beyond a hole: applied when the hole fills */
+    uint8_t  has_after;      /* a later receive from the same sender stands on it (detail.after) */
     uint32_t id;
     uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
     uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
@@ -211,6 +215,9 @@ typedef struct ts_pending {
 typedef struct ts_pending_detail {
     ts_endpoint rx_before;   /* receiver before it, to take it back */
     ts_segment  seg;         /* the segment, to apply it late */
+    ts_segment  after;       /* the sender's next segment that changed the receiver's
+                                state on top of it: replayed if it is taken back */
+    uint8_t     after_from;  /* the receiver's state just before `after` */
 } ts_pending_detail;
 
 /* A loss concluded from a retransmission (a SYN or FIN sent again before any
@@ -224,6 +231,8 @@ typedef struct ts_resend_check {
     uint32_t ctl_seq;        /* the SYN's or FIN's sequence number */
     uint32_t original_tsval;
     uint32_t resend_tsval;
+    uint32_t after_id;       /* a later receive replayed when it was taken back (0: none) */
+    uint8_t  after_from;     /* the receiver's state just before after_id, as first shown */
 } ts_resend_check;
 
 typedef struct ts_conn {

@@ -911,6 +911,61 @@ static void test_synack_lost_again_after_the_resent_syn_leaves_the_client_syn_se
     assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
 }
 
+/* Both sides close; the client's FIN (4) is lost, not crossing the
+ * server's (5): the client's ACK of the server's FIN (6) reaches a server
+ * still in FIN-WAIT-1 (FIN-WAIT-2, not TIME-WAIT), and only the client's
+ * FIN sent again (7) shows it. Taking 4 back replays 6 on the state without
+ * it: one correction per stretch (RFC 9293 3.10.7.4, fifth step, FIN-WAIT-1:
+ * "if our FIN is now acknowledged, then enter FIN-WAIT-2"). */
+static void test_lost_fin_taken_back_replays_the_ack_that_followed_it(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);                              /* 4: lost */
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);                              /* 5 */
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);                                    /* 6 */
+    seg_at(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 2, 0, TS_DELIVERED);   /* 7 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_true(f.fix[1].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 4);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 5);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "FIN-WAIT-1");
+    g_assert_cmpuint(f.fix[1].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[1].since_id, ==, 6);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[1].state), ==, "FIN-WAIT-2");
+    assert_prev(&f, "CLOSING", "FIN-WAIT-2");
+    assert_states(&f, "CLOSING", "TIME-WAIT");
+}
+
+/* Simultaneous close: the client's ACK of the server's FIN (6) is lost. The
+ * server's own ACK of the client's FIN (7), sent as the two crossed, reads the
+ * same whether 6 arrived or not: it confirms nothing. The server's FIN sent
+ * again (8) shows 6 never arrived: the server was CLOSING, not TIME-WAIT
+ * (RFC 9293 3.10.7.4, CLOSING: only the ACK of our FIN leads to TIME-WAIT). */
+static void test_bare_ack_from_the_receiver_does_not_confirm_the_ack_of_its_fin(void)
+{
+    fixture f;
+    start(&f);
+    handshake(&f);
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);                              /* 4 */
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 1, 0);                              /* 5: crossed 4 */
+    assert_states(&f, "CLOSING", "CLOSING");
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);                                    /* 6: lost */
+    seg(&f, S, ACK, SISN + 2, CISN + 2, 0);                                    /* 7 */
+    assert_states(&f, "TIME-WAIT", "TIME-WAIT");
+    seg_at(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 0, TS_DELIVERED);   /* 8 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 6);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 6);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSING");
+    assert_prev(&f, "TIME-WAIT", "CLOSING");
+}
+
 /* ---- hindsight: a FIN is taken only in sequence (RFC 9293 3.10.7.4) ------------------ */
 
 /* The data before the FIN never reached the wire (the capture shows the gap):
@@ -1069,6 +1124,46 @@ static void test_retransmitted_synack_answered_with_the_first_ones_timestamp_was
     g_assert_cmpuint(f.fix[0].since_id, ==, 2);
     g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "ESTABLISHED");
     assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
+/* Simultaneous close. The client's FIN sent again (7) arrived and the
+ * client's ACK of the server's FIN (8) took the server to TIME-WAIT; the
+ * server's ACK of 7 was lost on its way out, so the client sends its FIN a
+ * third time (9), which first reads as 7 lost (FIN-WAIT-1 since 7, FIN-WAIT-2
+ * since 8). The server's answer echoes 7's timestamp (RFC 7323 4.3: the
+ * duplicate did not update TS.Recent): 7 had arrived, and the frames go back
+ * to what they first showed, stretch by stretch. */
+static void test_duplicate_shown_by_the_answer_restores_both_stretches(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 101, 500, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 110, 500, 0, 0);       /* 4: lost */
+    seg_opts(&f, MS, S, FIN | ACK, SISN + 1, CISN + 1, 510, 100, 0, 0);       /* 5 */
+    seg_opts(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 1, 710, 100, 0, 0); /* 6 */
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 320, 500, 0, 0);       /* 7 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_SERVER]), ==, "CLOSING");
+    seg_opts(&f, MS, C, ACK, CISN + 2, SISN + 2, 320, 710, 0, 0);             /* 8 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_SERVER]), ==, "TIME-WAIT");
+    seg_opts(&f, 200 * MS, C, FIN | ACK, CISN + 1, SISN + 2, 530, 710, 0, 0); /* 9 */
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "FIN-WAIT-1");
+    g_assert_cmpuint(f.fix[0].since_id, ==, 7);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[1].state), ==, "FIN-WAIT-2");
+    g_assert_cmpuint(f.fix[1].since_id, ==, 8);
+    seg_opts(&f, MS, S, ACK, SISN + 2, CISN + 2, 920, 320, 0, 0);             /* 10 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_true(f.fix[1].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_DELIVERED);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 7);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSING");
+    g_assert_cmpuint(f.fix[1].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[1].since_id, ==, 8);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[1].state), ==, "TIME-WAIT");
+    assert_states(&f, "TIME-WAIT", "TIME-WAIT");
 }
 
 /* Without that evidence (the answer echoes the retransmission's timestamp,
@@ -1268,6 +1363,10 @@ int main(int argc, char **argv)
                     test_synack_answering_a_resent_syn_neither_confirms_nor_denies_the_ack_behind_it);
     g_test_add_func("/core/hindsight/synack-lost-again-after-resent-syn-leaves-client-syn-sent",
                     test_synack_lost_again_after_the_resent_syn_leaves_the_client_syn_sent);
+    g_test_add_func("/core/hindsight/lost-fin-taken-back-replays-the-ack-that-followed",
+                    test_lost_fin_taken_back_replays_the_ack_that_followed_it);
+    g_test_add_func("/core/hindsight/bare-ack-from-receiver-does-not-confirm-ack-of-its-fin",
+                    test_bare_ack_from_the_receiver_does_not_confirm_the_ack_of_its_fin);
     g_test_add_func("/core/hindsight/fin-beyond-a-hole-in-the-capture-waits",
                     test_fin_beyond_a_hole_in_the_capture_waits_for_the_data_before_it);
     g_test_add_func("/core/hindsight/fin-after-lost-data-taken-back-by-duplicate-ack",
@@ -1280,6 +1379,8 @@ int main(int argc, char **argv)
                     test_retransmitted_fin_answered_with_a_dsack_was_a_duplicate);
     g_test_add_func("/core/hindsight/retransmitted-synack-answered-with-first-timestamp-was-duplicate",
                     test_retransmitted_synack_answered_with_the_first_ones_timestamp_was_a_duplicate);
+    g_test_add_func("/core/hindsight/duplicate-shown-by-answer-restores-both-stretches",
+                    test_duplicate_shown_by_the_answer_restores_both_stretches);
     g_test_add_func("/core/hindsight/retransmitted-fin-answered-plainly-stays-lost",
                     test_retransmitted_fin_answered_plainly_stays_lost);
     g_test_add_func("/core/hindsight/lost-rst-corrected-when-receiver-sends-again",
