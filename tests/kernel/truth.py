@@ -68,6 +68,13 @@ R10 Resets.  ->CLOSE caused by a received RST: CLOSED at that RST.  ->CLOSE foll
 R11 Streams.  Several connections on the same ports (reuse after close) are split at a client pure SYN whose
     sequence number differs from the current stream's; each stream starts from R2.  Only then a 4th column
     `stream` (0-based, in order of first SYN) is written.
+R18 Order.  A side's changes keep the kernel's order: a change is never attributed to an earlier packet than the
+    change logged before it for the same side (a send-side change shown at a retransmission, R3, and a receive-side
+    change the kernel logged after it but attributed by cause, R4, to a packet captured before that retransmission:
+    both belong to the retransmission, in the kernel's order).
+R19 In sequence.  A FIN is processed only when everything before it has arrived (RFC 9293 3.10.7.4; Linux queues an
+    out-of-order FIN and runs tcp_fin() when the hole fills): a change caused by a FIN that arrived beyond a hole in
+    the receiver's sequence space belongs to the peer's segment that filled the hole.
 R13 Segments the capture does not hold, and request sockets.  A scenario may send a segment through a raw socket
     and leave it out of the capture (meta "injected", captured = False: an old duplicate SYN behind the capture
     point).  A server SYN-ACK whose ack is such a SYN's seq + 1 answers it: the server is SYN-RECEIVED (a request
@@ -364,6 +371,47 @@ def build_truth(pkts, events, meta):
         if p["flags"] & FIN:
             fin_seq.setdefault((p["stream"], p["sender"]), (p["seq"] + p["plen"]) & 0xFFFFFFFF)
 
+    # R19: for every received FIN, the packet at which its receiver had everything up to it (in capture order,
+    # dropped packets left out): the FIN itself, or the later segment that filled the hole before it.
+    fin_taken_at = {}
+    for st in range(nstreams):
+        for snd in ("client", "server"):
+            rcv_nxt, ofo, waiting = None, [], []
+            for p in pkts:
+                if p["stream"] != st or p["sender"] != snd or p["dropped"]:
+                    continue
+                start = p["seq"]
+                end = (p["seq"] + p["plen"] + (1 if p["flags"] & (SYN | FIN) else 0)
+                       + (1 if p["flags"] & SYN and p["flags"] & FIN else 0)) & 0xFFFFFFFF
+                if p["flags"] & SYN:
+                    rcv_nxt = end
+                    continue
+                if rcv_nxt is None:
+                    rcv_nxt = start
+                if p["flags"] & FIN:
+                    waiting.append(p)
+                ofo.append((start, end))
+                moved = True
+                while moved:
+                    moved = False
+                    for (a, b) in list(ofo):
+                        if not seq_after(a, rcv_nxt):
+                            if seq_after(b, rcv_nxt):
+                                rcv_nxt = b
+                            ofo.remove((a, b))
+                            moved = True
+                for f in list(waiting):
+                    if seq_after(rcv_nxt, (f["seq"] + f["plen"]) & 0xFFFFFFFF):
+                        fin_taken_at[f["idx"]] = p
+                        waiting.remove(f)
+
+    def taken_in_sequence(fin, ev):
+        """R19: the packet at which a received FIN was processed, if captured by the time of its event."""
+        if fin is None:
+            return None
+        at = fin_taken_at.get(fin["idx"], fin)
+        return at if at["ts"] <= ev["ts"] + TOL_NS else fin
+
     def acks_our_fin(side, p):
         f = fin_seq.get((p["stream"], side))
         return bool(p["flags"] & ACK) and (f is None or seq_after(p["ack"], f))
@@ -446,12 +494,12 @@ def build_truth(pkts, events, meta):
             pkt = latest_rx(side, e, lambda p: p["flags"] & (SYN | ACK | RST) == SYN)
         elif old == "SYN_RECV" and new == "ESTABLISHED":                           # R4
             pkt = latest_rx(side, e, lambda p: p["flags"] & (ACK | RST) == ACK)
-        elif new == "CLOSE_WAIT":                                                  # R4
-            pkt = latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN)
+        elif new == "CLOSE_WAIT":                                                  # R4, R19
+            pkt = taken_in_sequence(latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN), e)
         elif old == "FIN_WAIT1" and new == "FIN_WAIT2":                            # R4
             pkt = latest_rx(side, e, lambda p: not p["flags"] & RST and acks_our_fin(side, p))
-        elif old == "FIN_WAIT1" and new == "CLOSING":                              # R4
-            pkt = latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN)
+        elif old == "FIN_WAIT1" and new == "CLOSING":                              # R4, R19
+            pkt = taken_in_sequence(latest_rx(side, e, lambda p: p["flags"] & (FIN | RST) == FIN), e)
         elif new == "CLOSE":
             rst = latest_rx(side, e, lambda p: p["flags"] & RST)
             if rst is not None:                                                    # R10 received RST
@@ -461,7 +509,7 @@ def build_truth(pkts, events, meta):
             elif old == "LAST_ACK":                                                # R4
                 pkt, action = latest_rx(side, e, lambda p: acks_our_fin(side, p)), "CLOSED"
             else:
-                fin = latest_rx(side, e, lambda p: p["flags"] & FIN) if old == "FIN_WAIT2" else None
+                fin = taken_in_sequence(latest_rx(side, e, lambda p: p["flags"] & FIN), e) if old == "FIN_WAIT2" else None
                 our_rst = first_tx(side, e, RST, RST, window=TX_ABORT_WINDOW_NS)
                 data = latest_rx(side, e, lambda p: p["plen"] > 0, window=TX_ABORT_WINDOW_NS)
                 if fin is not None and not (our_rst is not None and fin["plen"] > 0):
@@ -499,6 +547,19 @@ def build_truth(pkts, events, meta):
         attributions.append((pkt["idx"], order, pkt["stream"], side, action, desc))
         if pkt["ts"] > e["ts"] + TOL_NS:
             pending.append((side, e["ts"], pkt["ts"], action))   # true in the kernel before its segment shows
+
+    # R18: each side's changes in the kernel's order.
+    ordered, last_slot = [], {}
+    for a in sorted(attributions, key=lambda a: a[1]):
+        slot, order, st, side, action, desc = a
+        key = (st, side)
+        if key in last_slot:
+            prev = last_slot[key]
+            if prev is None or (slot is not None and slot < prev):
+                slot = prev
+        last_slot[key] = slot
+        ordered.append((slot, order, st, side, action, desc))
+    attributions = ordered
 
     # Replay.
     init_server = "LISTEN" if listener_at(pkts[0]["ts"]) or listener_at(capture_start) else "CLOSED"
