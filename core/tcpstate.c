@@ -145,6 +145,7 @@ static void reset_incarnation(ts_conn *conn)
     conn->first_fin_by = 0;
     conn->first_syn_by = 0;
     conn->synack_count = 0;
+    conn->sack_permitted = 0;
     conn->mid_stream = 0;
     conn->listener_assumed_since = 0;
     for (int e = 0; e < 2; e++) {
@@ -347,6 +348,14 @@ static bool carries_syn_fin_or_rst(const ts_segment *seg)
 static void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *seg, uint8_t kind,
                           const ts_endpoint *rx_before);
 
+/* A SYN-ACK that carries the SYN of an earlier bare SYN from the same side
+ * (simultaneous open, RFC 9293 figure 7): the same SYN sent again. */
+static bool same_syn_again(const ts_segment *bare_syn, const ts_segment *seg)
+{
+    return has(bare_syn, TS_TH_SYN) && !has(bare_syn, TS_TH_ACK) && has(seg, TS_TH_SYN) && has(seg, TS_TH_ACK) &&
+           !has(seg, TS_TH_FIN) && !has(seg, TS_TH_RST) && seg->seq == bare_syn->seq;
+}
+
 /* A control of sender p_s arrived after all: the later receive that stood on
  * it (replay_after) is now the one in question, on its own. It was a bare
  * ACK that moved its receiver (what else it learnt stays): before it, the
@@ -361,7 +370,7 @@ static void settle_control(ts_conn *conn, int p_s)
     ts_endpoint before = conn->ep[1 - p_s];
     before.state = detail->after_from;
     ts_segment after = detail->after;
-    start_pending(p, detail, &after, PENDING_ACK, &before);
+    start_pending(p, detail, &after, has(&after, TS_TH_SYN) ? PENDING_CONTROL : PENDING_ACK, &before);
 }
 
 static void confirm_peer_pending(ts_conn *conn, int p_s, const ts_segment *seg)
@@ -446,14 +455,21 @@ static void read_receivers_ack(ts_conn *conn, int s, const ts_segment *seg, ts_a
     hold(peer, seg->ack, peer->applied_id);
 }
 
+/* Does the segment report a duplicate of the sequence number at `seq`
+ * (a D-SACK block, RFC 2883 4: its first block, below SEG.ACK)? */
+static bool reports_duplicate(const ts_segment *seg, uint32_t seq)
+{
+    return (seg->opts & TS_OPT_SACK) && seq_le(seg->sack_left, seq) && seq_gt(seg->sack_right, seq) &&
+           seq_le(seg->sack_right, seg->ack);
+}
+
 /* Did the answer to a retransmitted SYN or FIN show that its receiver had
  * the first transmission? A D-SACK block for it (RFC 2883 4.1: "a duplicate
  * segment"), or a timestamp echo of the first transmission's (RFC 7323 4.3:
  * a duplicate does not update TS.Recent, so the receiver echoes what it had). */
 static bool answer_shows_duplicate(const ts_resend_check *check, const ts_segment *answer)
 {
-    if ((answer->opts & TS_OPT_SACK) && seq_le(answer->sack_left, check->ctl_seq) &&
-        seq_gt(answer->sack_right, check->ctl_seq) && seq_le(answer->sack_right, answer->ack))
+    if (reports_duplicate(answer, check->ctl_seq))
         return true;
     return check->timestamps && (answer->opts & TS_OPT_TIMESTAMPS) &&
            check->original_tsval != check->resend_tsval && answer->tsecr == check->original_tsval;
@@ -522,8 +538,8 @@ static uint32_t no_listener_since(const ts_conn *conn, uint32_t otherwise)
  * all the same (nothing took it back), so it is received again on the
  * restored state, and the frames from it on are corrected to what it does
  * there. */
-static void replay_after(ts_conn *conn, int s, const ts_pending *taken_back, ts_correction *corr,
-                         ts_annotation *out)
+static void replay_after(ts_conn *conn, int s, const ts_pending *taken_back, uint32_t segment_id,
+                         ts_correction *corr, ts_annotation *out)
 {
     if (!taken_back->has_after)
         return;
@@ -531,7 +547,34 @@ static void replay_after(ts_conn *conn, int s, const ts_pending *taken_back, ts_
     memset(&scratch, 0, sizeof scratch);
     const ts_segment *after = &conn->pending_detail[s].after;
     receive_effects(conn, 1 - s, after, &scratch);
-    report(corr, out, role_of(conn, 1 - s), conn->ep[1 - s].state, TS_LOST, taken_back->id, after->id, false);
+    report(corr, out, role_of(conn, 1 - s), conn->ep[1 - s].state, TS_LOST, segment_id, after->id, false);
+}
+
+/* The same SYN went twice, bare and then in the sender's SYN-ACK (a
+ * simultaneous open, RFC 9293 figure 7). Had both arrived, the second was a
+ * duplicate, and a receiver that offered SACK reports it with a D-SACK in
+ * the ACK that answers it (RFC 2883 4.1). A bare ACK that acknowledges the
+ * SYN without one is the answer to the SYN-ACK alone: the bare SYN never
+ * arrived, and the SYN-ACK is received on the state before it. */
+static void read_missing_dsack(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                               ts_correction *corr)
+{
+    int r = 1 - s;
+    ts_pending *peer = &conn->pending[r];
+    const ts_pending_detail *detail = &conn->pending_detail[r];
+    if (!peer->active || peer->kind != PENDING_CONTROL || peer->deferred || peer->held || !peer->has_after)
+        return;
+    const ts_segment *syn = &detail->seg, *synack = &detail->after;
+    if (!has(syn, TS_TH_SYN) || has(syn, TS_TH_ACK) || !has(synack, TS_TH_SYN) || !has(synack, TS_TH_ACK) ||
+        synack->seq != syn->seq)
+        return;
+    if (conn->sack_permitted != 3 || !has(seg, TS_TH_ACK) || !seq_ge(seg->ack, peer->ctl_end) ||
+        reports_duplicate(seg, syn->seq))
+        return;
+    restore_receive_side(&conn->ep[s], &detail->rx_before);
+    report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, syn->id, peer->applied_id, false);
+    replay_after(conn, r, peer, syn->id, corr, out);
+    peer->active = 0;
 }
 
 static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
@@ -548,6 +591,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     read_reset_evidence(conn, s, seg, out, corr);
     if (!carries_syn_fin_or_rst(seg)) {
         read_receivers_ack(conn, s, seg, out, corr);
+        read_missing_dsack(conn, s, seg, out, corr);
         confirm_peer_pending(conn, r, seg);
         return;
     }
@@ -593,7 +637,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
         }
         report(corr, out, role_of(conn, r), really, TS_LOST, own->id, own->applied_id, false);
         if (!own->deferred)
-            replay_after(conn, s, own, corr, out);
+            replay_after(conn, s, own, own->id, corr, out);
         own->active = 0;
     }
 
@@ -1297,6 +1341,8 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
     if (starts_new_incarnation(conn, s, seg))
         start_incarnation(conn, s, seg, out);
     conn->segments++;
+    if (has(seg, TS_TH_SYN) && (seg->opts & TS_OPT_SACK_PERMITTED))
+        conn->sack_permitted |= (uint8_t)(1u << s);
 
     check_evidence(conn, s, seg, out, corr);
     /* Whatever the assumed listener sends settles whether it listened, and so
@@ -1405,7 +1451,7 @@ void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *o
          * control still in question: kept beside it, so that taking the
          * control back replays this one (replay_after). */
         if (p->active && p->kind == PENDING_CONTROL && !p->held && !p->deferred && !p->has_after &&
-            !carries_control) {
+            (!carries_control || same_syn_again(&conn->pending_detail[s].seg, seg))) {
             p->has_after = 1;
             conn->pending_detail[s].after = *seg;
             conn->pending_detail[s].after_from = rx_before.state;

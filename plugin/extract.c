@@ -24,7 +24,8 @@ gint ts_pref_headers = TS_HEADERS_FROM_BYTES;
  *   Window Scale (kind 3, length 3, RFC 7323 2.2), on a SYN: the shift + 1;
  *   Timestamps (kind 8, length 10, RFC 7323 3.2): TSval and TSecr;
  *   SACK (kind 5, length 2 + 8n, RFC 2018 3): the first block, which is the
- *   D-SACK block when there is one (RFC 2883 4). */
+ *   D-SACK block when there is one (RFC 2883 4);
+ *   SACK-Permitted (kind 4, length 2, RFC 2018 2), on a SYN. */
 static void read_options(tvbuff_t *tvb, int offset, int header_len, ts_segment *seg)
 {
     int at = offset + 20, end = offset + header_len;
@@ -50,6 +51,8 @@ static void read_options(tvbuff_t *tvb, int offset, int header_len, ts_segment *
             seg->opts |= TS_OPT_TIMESTAMPS;
             seg->tsval = tvb_get_ntohl(tvb, at + 2);
             seg->tsecr = tvb_get_ntohl(tvb, at + 6);
+        } else if (kind == 4 && len == 2 && (seg->flags & TS_TH_SYN)) {
+            seg->opts |= TS_OPT_SACK_PERMITTED;
         } else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
             seg->opts |= TS_OPT_SACK;
             seg->sack_left = tvb_get_ntohl(tvb, at + 2);

@@ -109,6 +109,7 @@ typedef struct ts_segment {
 /* Options a segment carried (ts_segment.opts). */
 #define TS_OPT_TIMESTAMPS 0x01u
 #define TS_OPT_SACK       0x02u
+#define TS_OPT_SACK_PERMITTED 0x04u /* on a SYN (RFC 2018 2): its sender reports duplicates by D-SACK */
 
 /* Notes: facts about one segment, one bit each. */
 enum {
@@ -249,6 +250,7 @@ typedef struct ts_conn {
     uint8_t     first_fin_by; /* 0 none, 1 + endpoint that sent the first FIN */
     uint8_t     first_syn_by; /* 0 none, 1 + endpoint that sent the first SYN */
     uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
+    uint8_t     sack_permitted; /* bit per endpoint: its SYN offered SACK (RFC 2018 2) */
     uint32_t    segments;
     uint32_t    incarnation;  /* connections so far on these ports */
     uint32_t    listener_assumed_since; /* the segment from which the SYN's receiver was

@@ -1166,6 +1166,57 @@ static void test_duplicate_shown_by_the_answer_restores_both_stretches(void)
     assert_states(&f, "TIME-WAIT", "TIME-WAIT");
 }
 
+/* One segment with SACK-Permitted on a SYN (RFC 2018 2) and Timestamps. */
+static void seg_sack_ok(fixture *f, int from, unsigned flags, uint32_t seq, uint32_t ack, uint32_t tsval,
+                        uint32_t tsecr, uint32_t sack_left, uint32_t sack_right)
+{
+    ts_segment s = next_seg(f, MS, from, flags, seq, ack, 0);
+    s.opts = TS_OPT_TIMESTAMPS | ((flags & SYN) ? TS_OPT_SACK_PERMITTED : 0);
+    s.tsval = tsval;
+    s.tsecr = tsecr;
+    if (sack_left != sack_right) {
+        s.opts |= TS_OPT_SACK;
+        s.sack_left = sack_left;
+        s.sack_right = sack_right;
+    }
+    ts_conn_step(&f->conn, &s, &f->a, f->fix);
+}
+
+/* Simultaneous open, both sides offering SACK. The client's bare SYN sent
+ * again (4) and then its SYN-ACK (5) carry the same SYN. The server's bare
+ * ACK of it reports no duplicate: only the SYN-ACK arrived, the bare SYN was
+ * lost (RFC 2883 4.1: a second copy would have been reported). The server was
+ * SYN-SENT until the SYN-ACK made it ESTABLISHED (RFC 9293 3.10.7.3). With
+ * the D-SACK, both arrived and nothing is corrected. */
+static void test_answer_without_dsack_shows_the_bare_syn_before_the_synack_lost(void)
+{
+    for (int with_dsack = 0; with_dsack < 2; with_dsack++) {
+        fixture f;
+        start(&f);
+        seg_sack_ok(&f, C, SYN, CISN, 0, 100, 0, 0, 0);                    /* 1: lost */
+        seg_sack_ok(&f, S, SYN, SISN, 0, 500, 0, 0, 0);                    /* 2 */
+        seg_sack_ok(&f, S, SYN, SISN, 0, 1500, 0, 0, 0);                   /* 3 */
+        seg_sack_ok(&f, C, SYN, CISN, 0, 1100, 0, 0, 0);                   /* 4: lost unless D-SACK */
+        seg_sack_ok(&f, C, SYN | ACK, CISN, SISN + 1, 1100, 1500, 0, 0);   /* 5 */
+        seg_sack_ok(&f, S, ACK, SISN + 1, CISN + 1, 1600, 1100, with_dsack ? CISN : 0,
+                    with_dsack ? CISN + 1 : 0);                            /* 6 */
+        bool corrected_4 = false;
+        for (int i = 0; i < TS_MAX_CORRECTIONS; i++) {
+            if (!f.fix[i].valid || f.fix[i].segment_id != 4)
+                continue;
+            corrected_4 = true;
+            g_assert_cmpuint(f.fix[i].role, ==, TS_SERVER);
+            g_assert_cmpuint(f.fix[i].delivery, ==, TS_LOST);
+            if (f.fix[i].since_id == 4)
+                g_assert_cmpstr(ts_state_name((ts_state)f.fix[i].state), ==, "SYN-SENT");
+            else
+                g_assert_cmpstr(ts_state_name((ts_state)f.fix[i].state), ==, "ESTABLISHED");
+        }
+        g_assert_true(corrected_4 == !with_dsack);
+        assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+    }
+}
+
 /* Without that evidence (the answer echoes the retransmission's timestamp,
  * no D-SACK) the first one stays lost. */
 static void test_retransmitted_fin_answered_plainly_stays_lost(void)
@@ -1381,6 +1432,8 @@ int main(int argc, char **argv)
                     test_retransmitted_synack_answered_with_the_first_ones_timestamp_was_a_duplicate);
     g_test_add_func("/core/hindsight/duplicate-shown-by-answer-restores-both-stretches",
                     test_duplicate_shown_by_the_answer_restores_both_stretches);
+    g_test_add_func("/core/hindsight/answer-without-dsack-shows-bare-syn-before-synack-lost",
+                    test_answer_without_dsack_shows_the_bare_syn_before_the_synack_lost);
     g_test_add_func("/core/hindsight/retransmitted-fin-answered-plainly-stays-lost",
                     test_retransmitted_fin_answered_plainly_stays_lost);
     g_test_add_func("/core/hindsight/lost-rst-corrected-when-receiver-sends-again",
