@@ -75,6 +75,9 @@ R18 Order.  A side's changes keep the kernel's order: a change is never attribut
 R19 In sequence.  A FIN is processed only when everything before it has arrived (RFC 9293 3.10.7.4; Linux queues an
     out-of-order FIN and runs tcp_fin() when the hole fills): a change caused by a FIN that arrived beyond a hole in
     the receiver's sequence space belongs to the peer's segment that filled the hole.
+R20 Orphans answering data.  FIN_WAIT2->CLOSE followed by our RST is an abort only if no data from the peer reached
+    the side in between: otherwise it is the hand-off of an orphan to a FIN_WAIT2 timewait socket (R7), and the RST
+    is that socket's answer to the data (R8: the data closes it).
 R13 Segments the capture does not hold, and request sockets.  A scenario may send a segment through a raw socket
     and leave it out of the capture (meta "injected", captured = False: an old duplicate SYN behind the capture
     point).  A server SYN-ACK whose ack is such a SYN's seq + 1 answers it: the server is SYN-RECEIVED (a request
@@ -412,6 +415,11 @@ def build_truth(pkts, events, meta):
         at = fin_taken_at.get(fin["idx"], fin)
         return at if at["ts"] <= ev["ts"] + TOL_NS else fin
 
+    def peer_data_between(ev, rst):
+        """R20: a peer data segment reached the side between its event and its RST: the RST answers that data."""
+        peer = "server" if ev["side"] == "client" else "client"
+        return any(p["plen"] > 0 and not p["dropped"] and ev["ts"] < p["ts"] <= rst["ts"] for p in by_side[peer])
+
     def acks_our_fin(side, p):
         f = fin_seq.get((p["stream"], side))
         return bool(p["flags"] & ACK) and (f is None or seq_after(p["ack"], f))
@@ -516,7 +524,7 @@ def build_truth(pkts, events, meta):
                     pkt, action = fin, "TIME-WAIT"                                 # R6
                 elif our_rst is not None and data is not None and data["ts"] <= our_rst["ts"]:
                     pkt, action = data, "CLOSED"                                   # R10 data -> reset
-                elif our_rst is not None:
+                elif our_rst is not None and not (old == "FIN_WAIT2" and peer_data_between(e, our_rst)):
                     pkt, action = our_rst, "CLOSED"                                # R10 abort
                 elif old == "FIN_WAIT2":
                     # R7: hand-off to a FIN_WAIT2 timewait socket, nothing visible changes.  Attribute it to the
