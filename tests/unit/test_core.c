@@ -26,6 +26,7 @@ typedef struct fixture {
     uint32_t id;
     int64_t now;
     uint8_t syn_wscale_opt; /* Window Scale option (shift + 1) on the SYNs sent; 0: none */
+    bool syn_sack_permitted; /* SACK-Permitted option on the SYNs sent */
 } fixture;
 
 static void start(fixture *f)
@@ -54,6 +55,8 @@ static ts_segment next_seg(fixture *f, int64_t gap, int from, unsigned flags, ui
     s.from_b = (uint8_t)from;
     if (flags & SYN)
         s.wscale_opt = f->syn_wscale_opt;
+    if ((flags & SYN) && f->syn_sack_permitted)
+        s.opts |= TS_OPT_SACK_PERMITTED;
     return s;
 }
 
@@ -1166,22 +1169,6 @@ static void test_duplicate_shown_by_the_answer_restores_both_stretches(void)
     assert_states(&f, "TIME-WAIT", "TIME-WAIT");
 }
 
-/* One segment with SACK-Permitted on a SYN (RFC 2018 2) and Timestamps. */
-static void seg_sack_ok(fixture *f, int from, unsigned flags, uint32_t seq, uint32_t ack, uint32_t tsval,
-                        uint32_t tsecr, uint32_t sack_left, uint32_t sack_right)
-{
-    ts_segment s = next_seg(f, MS, from, flags, seq, ack, 0);
-    s.opts = TS_OPT_TIMESTAMPS | ((flags & SYN) ? TS_OPT_SACK_PERMITTED : 0);
-    s.tsval = tsval;
-    s.tsecr = tsecr;
-    if (sack_left != sack_right) {
-        s.opts |= TS_OPT_SACK;
-        s.sack_left = sack_left;
-        s.sack_right = sack_right;
-    }
-    ts_conn_step(&f->conn, &s, &f->a, f->fix);
-}
-
 /* Simultaneous open, both sides offering SACK. The client's bare SYN sent
  * again (4) and then its SYN-ACK (5) carry the same SYN. The server's bare
  * ACK of it reports no duplicate: only the SYN-ACK arrived, the bare SYN was
@@ -1193,12 +1180,13 @@ static void test_answer_without_dsack_shows_the_bare_syn_before_the_synack_lost(
     for (int with_dsack = 0; with_dsack < 2; with_dsack++) {
         fixture f;
         start(&f);
-        seg_sack_ok(&f, C, SYN, CISN, 0, 100, 0, 0, 0);                    /* 1: lost */
-        seg_sack_ok(&f, S, SYN, SISN, 0, 500, 0, 0, 0);                    /* 2 */
-        seg_sack_ok(&f, S, SYN, SISN, 0, 1500, 0, 0, 0);                   /* 3 */
-        seg_sack_ok(&f, C, SYN, CISN, 0, 1100, 0, 0, 0);                   /* 4: lost unless D-SACK */
-        seg_sack_ok(&f, C, SYN | ACK, CISN, SISN + 1, 1100, 1500, 0, 0);   /* 5 */
-        seg_sack_ok(&f, S, ACK, SISN + 1, CISN + 1, 1600, 1100, with_dsack ? CISN : 0,
+        f.syn_sack_permitted = true;
+        seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);                    /* 1: lost */
+        seg_opts(&f, MS, S, SYN, SISN, 0, 500, 0, 0, 0);                    /* 2 */
+        seg_opts(&f, MS, S, SYN, SISN, 0, 1500, 0, 0, 0);                   /* 3 */
+        seg_opts(&f, MS, C, SYN, CISN, 0, 1100, 0, 0, 0);                   /* 4: lost unless D-SACK */
+        seg_opts(&f, MS, C, SYN | ACK, CISN, SISN + 1, 1100, 1500, 0, 0);   /* 5 */
+        seg_opts(&f, MS, S, ACK, SISN + 1, CISN + 1, 1600, 1100, with_dsack ? CISN : 0,
                     with_dsack ? CISN + 1 : 0);                            /* 6 */
         bool corrected_4 = false;
         for (int i = 0; i < TS_MAX_CORRECTIONS; i++) {
