@@ -232,8 +232,9 @@ static int listener_evidence(const ts_frame_record *rec, uint32_t notes)
     uint8_t prev = ts_rec_prev(rec->server), next = ts_rec_next(rec->server);
     if (notes & TS_NOTE_REFUSED)
         return 0; /* RFC 9293 3.10.7.1: a SYN to a port nobody listens on gets a RST */
-    if ((prev == TS_LISTEN && next != TS_LISTEN) || (next == TS_LISTEN && prev != TS_LISTEN))
-        return 1; /* RFC 9293 3.10.7.2: a SYN taken in LISTEN; or a RST that sent a side back there */
+    if (prev == TS_LISTEN || next == TS_LISTEN)
+        return 1; /* RFC 9293 3.10.7.2: a SYN taken in LISTEN (or lost on its way there, hindsight
+                   * says); or a RST that sent a passively opened side back to LISTEN (3.10.7.4) */
     return -1;
 }
 

@@ -4,6 +4,7 @@
 # so as root it runs as the unprivileged user "nobody" (the build tree and the
 # input files must be readable by everyone).
 #   TCPSTATE_BUILD=<build dir> (default: ./build next to this script's parent)
+#   TCPSTATE_TSHARK_ARGS="-o tcpstate.info_column:TRUE" (options put before the caller's)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${TCPSTATE_BUILD:-$here/build}
@@ -17,7 +18,7 @@ if [ "$(id -u)" = 0 ]; then
   chmod 755 "$home"; chown 65534:65534 "$home"
   trap 'rm -rf "$home"' EXIT
   setpriv --reuid=65534 --regid=65534 --clear-groups \
-    env HOME="$home" WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark "$@"
+    env HOME="$home" WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark ${TCPSTATE_TSHARK_ARGS:-} "$@"
 else
-  exec env WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark "$@"
+  exec env WIRESHARK_PLUGIN_DIR="$plugins" ${TCPSTATE_TSHARK_ENV:-} tshark ${TCPSTATE_TSHARK_ARGS:-} "$@"
 fi
