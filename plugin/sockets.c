@@ -793,8 +793,9 @@ void ts_sockets_register(void)
     register_stat_tap_ui(&cli_ui, NULL);
 
     static tap_param gui_params[] = {{PARAM_FILTER, "filter", "Filter", NULL, TRUE}};
+    /* The group the stats tree plugins get: the Statistics menu's last entries. */
     static stat_tap_table_ui gui_ui = {
-        REGISTER_STAT_GROUP_GENERIC,
+        REGISTER_PACKET_STAT_GROUP_UNSORTED,
         "TCP Sockets (netstat)",
         "frame",
         "tcpstate,socket-table",
