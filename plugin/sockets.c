@@ -88,8 +88,13 @@ typedef struct sk_view {
     stat_tap_table *table;  /* GUI only: the rows kept in step with the model */
     GPtrArray  *row_owner;  /* GUI only: row -> int* (an sk_conn's or sk_listener's row slot) */
     GPtrArray  *spare_rows; /* GUI only: row arrays no longer shown, reused in place */
-    GQueue      tw_queue;   /* sk_conn* with a side whose TIME-WAIT end is pending */
+    GQueue      tw_queue;   /* GUI only: sk_tw, TIME-WAIT ends still ahead of the moment */
 } sk_view;
+
+typedef struct sk_tw {
+    sk_conn *conn;
+    int64_t  end;
+} sk_tw;
 
 static void endpoint_free(sk_endpoint *e)
 {
@@ -154,7 +159,7 @@ static void view_clear(sk_view *v)
     g_hash_table_remove_all(v->tuples);
     g_hash_table_remove_all(v->conns);
     g_hash_table_remove_all(v->listeners);
-    g_queue_clear(&v->tw_queue);
+    g_queue_clear_full(&v->tw_queue, g_free);
     v->cursor = 0;
     v->have_moment = FALSE;
     v->moment = 0;
@@ -261,8 +266,14 @@ static void fold_frame(sk_view *v, uint32_t frame)
             tw_pending |= c->tw_end[role] != 0;
         }
     }
-    if (tw_pending)
-        g_queue_push_tail(&v->tw_queue, c);
+    for (int role = 0; role < 2 && tw_pending && v->table != NULL; role++) {
+        if (c->state[role] == TS_TIME_WAIT && c->tw_end[role] != 0) {
+            sk_tw *tw = g_new(sk_tw, 1);
+            tw->conn = c;
+            tw->end = c->tw_end[role];
+            g_queue_push_tail(&v->tw_queue, tw);
+        }
+    }
     int ev = listener_evidence(rec, notes);
     if (ev >= 0) {
         sk_listener *l = listener_for(v, &c->ep[TS_SERVER]);
@@ -337,24 +348,17 @@ static void view_advance(sk_view *v, packet_info *pinfo)
     v->moment = frame;
     v->moment_rel = pinfo->rel_ts;
     v->moment_ns = (int64_t)pinfo->abs_ts.secs * 1000000000 + pinfo->abs_ts.nsecs;
-    /* TIME-WAIT sides whose end the moment has reached leave the table. */
+    /* TIME-WAIT sides whose end the moment has reached leave the GUI's rows
+     * (the tshark table asks side_listed() when it prints). Ends are queued
+     * in the order they were set, which is time order unless a capture's
+     * clock goes backwards; then a row may leave late, never wrongly. */
     while (!g_queue_is_empty(&v->tw_queue)) {
-        sk_conn *c = (sk_conn *)g_queue_peek_head(&v->tw_queue);
-        gboolean due = FALSE, pending = FALSE;
-        for (int role = 0; role < 2; role++) {
-            if (c->state[role] == TS_TIME_WAIT && c->tw_end[role] != 0) {
-                if (v->moment_ns >= c->tw_end[role])
-                    due = TRUE;
-                else
-                    pending = TRUE;
-            }
-        }
-        if (!due && pending)
-            break; /* ends are queued in the order they were set: the rest are later */
-        g_queue_pop_head(&v->tw_queue);
-        rows_sync_conn(v, c);
-        if (pending)
-            g_queue_push_tail(&v->tw_queue, c);
+        const sk_tw *head = (const sk_tw *)g_queue_peek_head(&v->tw_queue);
+        if (v->moment_ns < head->end)
+            break;
+        sk_tw *due = (sk_tw *)g_queue_pop_head(&v->tw_queue);
+        rows_sync_conn(v, due->conn);
+        g_free(due);
     }
 }
 

@@ -14,12 +14,15 @@ One pass, against the plugin's own one-pass fields: the same rules applied to th
 one pass, without hindsight for listeners (what was known at frame k).
 The addresses and each connection's client and server come from Wireshark's ip/tcp fields of the connection's
 frames (the client is the side that sent the first SYN without ACK, else the plugin's tcpstate.client.endpoint).
-Also checks the article's four netstat moments on the seed walkthrough in bsd-netstat style (macOS columns).
+Also checks the article's four netstat moments on the seed walkthrough in bsd-netstat style (macOS columns), and
+when TIME-WAIT ends (both preferences) on the walkthrough followed 61 s later by another capture.
 """
 import glob
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_tshark import parse_source_build, plugin_tshark  # noqa: E402
@@ -225,6 +228,43 @@ def check_article(src, failures):
     return ok
 
 
+def check_time_wait_end(src, failures):
+    """TIME-WAIT ends by the preference: the walkthrough (its client enters TIME-WAIT at its frame 9) followed by the
+    ipv6 capture moved to start 61 s after the walkthrough's end. After the walkthrough's last frame the client is in
+    TIME-WAIT; at the end of the joined capture, 61 s later, it has left it with tcpstate.time_wait linux (60 s,
+    Linux's TCP_TIMEWAIT_LEN) and is still there with rfc (2*MSL = 240 s, RFC 9293 3.10.7.4)."""
+    seed = os.path.join(src, "sample-pcaps", "seed-walkthrough.pcap")
+    later = os.path.join(src, "sample-pcaps", "ipv6.pcap")
+    tmp = tempfile.mkdtemp(prefix="tcpstate-sockets.")
+    os.chmod(tmp, 0o755)
+    try:
+        def epochs(pcap):
+            out = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+            return float(out[0]), float(out[-1]), len(out)
+        _, seed_end, seed_n = epochs(seed)
+        later_start, _, _ = epochs(later)
+        shifted, joined = os.path.join(tmp, "later.pcap"), os.path.join(tmp, "joined.pcap")
+        subprocess.run(["editcap", "-t", f"{seed_end + 61 - later_start:.9f}", later, shifted], check=True,
+                       capture_output=True)
+        subprocess.run(["mergecap", "-a", "-F", "pcap", "-w", joined, seed, shifted], check=True, capture_output=True)
+        os.chmod(joined, 0o644)
+        ok = True
+        for pref, at_end in (("linux", False), ("rfc", True)):
+            out = plugin_tshark(src, ["-2", "-q", "-r", joined, "-o", f"tcpstate.time_wait:{pref}",
+                                      "-z", f"tcpstate,sockets,frame.number<={seed_n}", "-z", "tcpstate,sockets"])
+            tables = parse_tables(out)
+            tw = [(k, any(r[3] == "TIME-WAIT" and r[1] == "127.0.0.1:40001" for r in t)) for k, t in tables.items()]
+            want = [(seed_n, True), (max(tables), at_end)]
+            if sorted(tw) != want or not any(r[0] == "::1" for r in tables[max(tables)]):
+                ok = False
+                failures.append(f"TIME-WAIT end ({pref}): client in TIME-WAIT {sorted(tw)}, want {want}\n{out}")
+        print(f"{'ok  ' if ok else 'FAIL'} TIME-WAIT ends 60 s (linux) / 240 s (rfc) after it began")
+        return ok
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def main():
     a = parse_source_build()
     pcaps = sorted(glob.glob(os.path.join(a.source, "sample-pcaps", "*.pcap")))
@@ -234,6 +274,7 @@ def main():
         return 1
     failures = []
     ok = check_article(a.source, failures)
+    ok &= check_time_wait_end(a.source, failures)
     for pcap in pcaps:
         for two_pass in (True, False):
             ok &= check_capture(a.source, pcap, two_pass, failures)
