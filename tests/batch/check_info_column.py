@@ -26,10 +26,20 @@ ON = ["-o", "tcpstate.info_column:TRUE"]
 
 
 def fields(src, pcap, two_pass, extra):
-    args = (["-2"] if two_pass else []) + extra + ["-r", pcap, "-T", "fields", "-E", "occurrence=a"]
-    for f in FIELDS + ["_ws.col.Info"]:
+    """Per frame: the tcpstate fields, then Info. Info is read from tshark's summary lines (columns No. and Info):
+    from Wireshark 4.2 on, `-e _ws.col.info` holds Info as it was before the post-dissectors ran."""
+    mode = ["-2"] if two_pass else []
+    args = mode + extra + ["-r", pcap, "-T", "fields", "-E", "occurrence=a"]
+    for f in FIELDS:
         args += ["-e", f]
-    return [line.split("\t") for line in plugin_tshark(src, args).splitlines()]
+    rows = [line.split("\t") for line in plugin_tshark(src, args).splitlines()]
+    cols = ["-o", 'gui.column.format:"No.","%m","Info","%i"']
+    info = {}
+    for line in plugin_tshark(src, mode + extra + cols + ["-r", pcap]).splitlines():
+        p = line.strip().split(None, 1)
+        if p:
+            info[p[0]] = p[1] if len(p) > 1 else ""
+    return [r + [info.get(r[0], "(no summary line)")] for r in rows]
 
 
 def check(src, pcap, two_pass, failures):
