@@ -576,14 +576,14 @@ static void cli_draw(void *tapdata _U_)
         print_view((sk_view *)g_ptr_array_index(cli_views, i));
 }
 
-static void cli_init(const char *opt_arg, void *userdata _U_)
+static ts_stat_init_result cli_init(const char *opt_arg, void *userdata _U_)
 {
     const char *prefix = "tcpstate,sockets";
     const char *filter = NULL;
     size_t n = strlen(prefix);
     if (strncmp(opt_arg, prefix, n) != 0 || (opt_arg[n] != '\0' && opt_arg[n] != ',')) {
         fprintf(stderr, "tshark: invalid \"-z %s\": use -z tcpstate,sockets[,FILTER]\n", opt_arg);
-        exit(1);
+        TS_STAT_INIT_FAILED();
     }
     if (opt_arg[n] == ',')
         filter = opt_arg + n + 1;
@@ -593,11 +593,12 @@ static void cli_init(const char *opt_arg, void *userdata _U_)
     if (err != NULL) {
         fprintf(stderr, "tshark: Couldn't register tcpstate,sockets tap: %s\n", err->str);
         g_string_free(err, TRUE);
-        exit(1);
+        TS_STAT_INIT_FAILED();
     }
     if (cli_views == NULL)
         cli_views = g_ptr_array_new();
     g_ptr_array_add(cli_views, v);
+    TS_STAT_INIT_DONE();
 }
 
 /* ---- GUI: Statistics > TCP Sockets (netstat) ----------------------------------------- */
