@@ -254,6 +254,7 @@ static void fold_frame(sk_view *v, uint32_t frame)
     const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(frame) : NULL;
     uint32_t notes = extra != NULL ? extra->notes : 0;
     const uint8_t packed[2] = {rec->client, rec->server};
+    const uint8_t before[2] = {c->state[0], c->state[1]};
     gboolean tw_pending = FALSE;
     for (int role = 0; role < 2; role++) {
         uint8_t prev = ts_rec_prev(packed[role]), next = ts_rec_next(packed[role]);
@@ -280,7 +281,9 @@ static void fold_frame(sk_view *v, uint32_t frame)
         l->evidence = ev;
         rows_sync_listener(v, l);
     }
-    rows_sync_conn(v, c);
+    /* Most segments (data, ACKs) change no state: the GUI's rows stay as they are. */
+    if (c->state[0] != before[0] || c->state[1] != before[1] || tw_pending || (c->row[0] < 0 && c->row[1] < 0))
+        rows_sync_conn(v, c);
 }
 
 /* In a later pass with hindsight, the whole capture is stored: a listener the

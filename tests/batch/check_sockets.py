@@ -15,7 +15,8 @@ one pass, without hindsight for listeners (what was known at frame k).
 The addresses and each connection's client and server come from Wireshark's ip/tcp fields of the connection's
 frames (the client is the side that sent the first SYN without ACK, else the plugin's tcpstate.client.endpoint).
 Also checks the article's four netstat moments on the seed walkthrough in bsd-netstat style (macOS columns), and
-when TIME-WAIT ends (both preferences) on the walkthrough followed 61 s later by another capture.
+when TIME-WAIT ends (both preferences) on the walkthrough followed 61 s later by another capture, and that the GUI's
+table holds the same rows (read through tshark's printer of statistics tables) after every frame of five captures.
 """
 import glob
 import os
@@ -265,6 +266,36 @@ def check_time_wait_end(src, failures):
         subprocess.run(["rm", "-rf", tmp])
 
 
+def check_gui_table(src, names, failures):
+    """The GUI's table (Statistics > TCP Sockets, a stat_tap_table whose rows the plugin moves in place), read
+    through tshark's printer of such tables (-z tcpstate,socket-table,FILTER: one table per run), after every frame
+    of a few captures with several connections, listeners and reused 4-tuples: the same rows as -z tcpstate,sockets."""
+    ok = True
+    for name in names:
+        pcap = os.path.join(src, "sample-pcaps", name + ".pcap")
+        frames = frames_of(src, pcap, True)
+        args = ["-2", "-q", "-r", pcap]
+        for fr in frames:
+            args += ["-z", f"tcpstate,sockets,frame.number<={fr['frame']}"]
+        want = parse_tables(plugin_tshark(src, args))
+        bad = 0
+        for fr in frames:
+            k = fr["frame"]
+            out = plugin_tshark(src, ["-2", "-q", "-r", pcap, "-z", f"tcpstate,socket-table,frame.number<={k}"])
+            rows = set()
+            for line in out.splitlines():
+                p = [x.strip() for x in line.split("|")]
+                if len(p) == 6 and p[0] != "Host":
+                    rows.add((p[0], p[2], p[3], p[4]))
+            if rows != want.get(k):
+                bad += 1
+                if bad <= 2:
+                    failures.append(f"GUI table {name} after frame {k}: {sorted(rows)}, want {sorted(want.get(k, []))}")
+        ok &= bad == 0
+        print(f"{'ok  ' if bad == 0 else 'FAIL'} GUI table {name}: {len(frames) - bad}/{len(frames)} frames")
+    return ok
+
+
 def main():
     a = parse_source_build()
     pcaps = sorted(glob.glob(os.path.join(a.source, "sample-pcaps", "*.pcap")))
@@ -275,6 +306,8 @@ def main():
     failures = []
     ok = check_article(a.source, failures)
     ok &= check_time_wait_end(a.source, failures)
+    ok &= check_gui_table(a.source, ["seed-walkthrough", "reuse-after-time-wait", "syn-to-time-wait-server",
+                                     "refused-ipv4", "rst-syn-received-to-listen"], failures)
     for pcap in pcaps:
         for two_pass in (True, False):
             ok &= check_capture(a.source, pcap, two_pass, failures)
