@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README, on a fresh Debian 12 machine:
-#   ./run.sh walkthrough   install what is missing, build, print the annotated seed walkthrough
+#   ./run.sh walkthrough   install what is missing, build, print the annotated seed walkthrough and its socket tables
 #   ./run.sh test          install what is missing, build, run every test (CTest)
 #   ./run.sh test ARGS...  the same, with ARGS passed to ctest (e.g. -LE slow: skip the slow tests,
 #                          -L robustness, -R golden)
@@ -51,7 +51,11 @@ case "$what" in
     echo
     echo "== The handshake's last step and the teardown's last step, as the tree shows them"
     tests/run-tshark.sh -2 -r "$pcap" -Y 'tcpstate.handshake_step == 3 || tcpstate.teardown_step == 4' -O tcpstate -V |
-      grep -v '^\(Frame\|Ethernet\|Internet\|Transmission\|Linux\|Null\)' ;;
+      grep -v '^\(Frame\|Ethernet\|Internet\|Transmission\|Linux\|Null\)'
+    echo
+    echo "== What netstat -a -n would list at the article's four moments (macOS style, -z tcpstate,sockets)"
+    tests/run-tshark.sh -2 -q -r "$pcap" -o tcpstate.spelling:bsd-netstat -z 'tcpstate,sockets,frame.number<1' \
+      -z 'tcpstate,sockets,frame.number<=3' -z 'tcpstate,sockets,frame.number<=8' -z tcpstate,sockets ;;
   test)
     install_missing "${test_packages[@]}"
     build_all

@@ -33,6 +33,8 @@ static dissector_handle_t tcpstate_handle;
 gint ts_pref_spelling = TS_SPELL_RFC9293;
 gint ts_pref_time_wait_s = 60;
 ts_pref_bool ts_pref_hindsight = TRUE;
+ts_pref_bool ts_pref_info_column = FALSE;
+gboolean ts_later_pass;
 
 static const enum_val_t spelling_values[] = {
     {"rfc9293", "RFC 9293 (SYN-RECEIVED, TIME-WAIT)", TS_SPELL_RFC9293},
@@ -72,11 +74,15 @@ static int dissect_tcpstate(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
             ts_store_mark(pinfo->num, TS_REC_INCOMPLETE);
         else
             ts_store_segment(pinfo->num, &x);
+    } else {
+        ts_later_pass = TRUE;
     }
     rec = ts_store_record(pinfo->num);
     if (rec == NULL)
         return 0;
     ts_stats_queue(pinfo, rec); /* every pass: with -2 taps run in the second only */
+    if (ts_pref_info_column)
+        ts_render_info_column(pinfo, rec);
     if (tree != NULL)
         ts_render(tvb, pinfo, tree, pinfo->num, rec);
     return tvb_captured_length(tvb);
@@ -95,6 +101,7 @@ static void init_tcpstate(void)
     set_postdissector_wanted_hfids(tcpstate_handle, enabled ? ts_extract_wanted_fields() : NULL);
     ts_store_init();
     ts_extract_bytes_new_file();
+    ts_later_pass = FALSE;
 }
 
 static void proto_register_tcpstate(void)
@@ -124,6 +131,12 @@ static void proto_register_tcpstate(void)
                                    "late), show the corrected states in two-pass dissection (GUI, tshark -2). "
                                    "Off: every pass shows what was known when each segment was captured.",
                                    &ts_pref_hindsight);
+    prefs_register_bool_preference(prefs, "info_column", "Append both states to the Info column",
+                                   "Append \"[client FIN-WAIT-1, server CLOSE-WAIT]\" (in the chosen spelling) "
+                                   "to the Info column of every annotated segment, so that Statistics > Flow "
+                                   "Graph (All packets) and tshark -z flow,any,... label every arrow with "
+                                   "both states. Changes no tcpstate field.",
+                                   &ts_pref_info_column);
 
     register_init_routine(init_tcpstate);
     register_cleanup_routine(ts_store_cleanup);

@@ -5,6 +5,7 @@
  */
 #include "tcpstate_plugin.h"
 
+#include <epan/column-utils.h>
 #include <epan/expert.h>
 #include <epan/proto.h>
 
@@ -640,4 +641,23 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
         add_corrections(st, tvb, pinfo, extra);
     }
     ts_conn_render(st, tvb, frame, rec); /* conn.c: tcpstate.conn.* */
+}
+
+/* The Info column's "[client FIN-WAIT-1, server CLOSE-WAIT]" (preference
+ * tcpstate.info_column). Statistics > Flow Graph and `tshark -z flow,any,...`
+ * label each arrow with the Info column, so this puts both states on every
+ * arrow. It is drawn from the stored record on every pass, like the tree, so
+ * the GUI and tshark -2 show the hindsight states. */
+void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec)
+{
+    if (rec->conn == 0 || pinfo->cinfo == NULL)
+        return;
+    char buf[64];
+    ts_text t = ts_text_on(buf, sizeof buf);
+    ts_text_put(&t, "[client ");
+    ts_text_put(&t, spelled(ts_rec_next(rec->client)));
+    ts_text_put(&t, ", server ");
+    ts_text_put(&t, spelled(ts_rec_next(rec->server)));
+    ts_text_put(&t, "]");
+    col_append_sep_str(pinfo->cinfo, COL_INFO, " ", buf);
 }

@@ -232,6 +232,7 @@ static void register_stats_tree(void)
 {
     stats_tree_register_plugin("tcpstate", "tcpstate", "TCP Connection States", 0, stats_packet, stats_init,
                                stats_cleanup);
+    ts_sockets_register();
 }
 
 void ts_stats_register_plugin(void)

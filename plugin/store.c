@@ -304,6 +304,11 @@ static ts_frame_record *record_slot(uint32_t frame, gboolean create)
     return &block[frame & (CHUNK_SIZE - 1)];
 }
 
+uint32_t ts_store_frame_limit(void)
+{
+    return record_chunks != NULL ? (uint32_t)record_chunks->len << CHUNK_BITS : 0;
+}
+
 const ts_frame_record *ts_store_record(uint32_t frame)
 {
     const ts_frame_record *rec = record_slot(frame, FALSE);

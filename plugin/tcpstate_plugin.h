@@ -85,6 +85,9 @@ typedef struct ts_extracted {
 extern gint     ts_pref_spelling;     /* ts_spelling */
 extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
 extern ts_pref_bool ts_pref_hindsight;
+extern ts_pref_bool ts_pref_info_column; /* both states appended to the Info column */
+/* A frame of this file was dissected again (tshark -2, GUI): records carry hindsight. */
+extern gboolean ts_later_pass; /* both states appended to the Info column */
 
 /* Where the TCP and IP headers are read from (the "headers" preference). */
 enum { TS_HEADERS_FROM_BYTES, TS_HEADERS_FROM_FIELDS };
@@ -112,6 +115,8 @@ void ts_store_cleanup(void);
 ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x);
 void ts_store_mark(uint32_t frame, uint8_t flags);
 const ts_frame_record *ts_store_record(uint32_t frame);
+/* Every frame with a record is below this. */
+uint32_t ts_store_frame_limit(void);
 /* Views (see ts_frame_extra, ts_conn_entry): copy what must outlive a few calls. */
 const ts_frame_extra *ts_store_extra(uint32_t frame);
 const ts_conn_entry *ts_store_conn(uint32_t conn);
@@ -129,6 +134,8 @@ static inline uint8_t ts_rec_step(const ts_frame_record *r) { return (r->shape >
 void ts_render_register(int proto);
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame,
                const ts_frame_record *rec);
+/* "[client X, server Y]" appended to the Info column (tcpstate.info_column). */
+void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec);
 /* Labels are worth formatting only in a visible tree. */
 gboolean ts_labels_shown(proto_tree *tree);
 /* The fields of one hf array (registered together, so with consecutive ids)
@@ -176,5 +183,8 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_fr
 void ts_stats_register_tap(void);
 void ts_stats_register_plugin(void);
 void ts_stats_queue(packet_info *pinfo, const ts_frame_record *rec);
+
+/* ---- sockets.c: the socket table at a moment (-z tcpstate,sockets; GUI table) -- */
+void ts_sockets_register(void); /* from the tap plugin's registration */
 
 #endif /* TCPSTATE_PLUGIN_H */

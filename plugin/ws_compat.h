@@ -17,6 +17,7 @@
  *   ts_pref_bool               gboolean (4.0)            bool (from 4.2)
  *   TS_HAVE_PLUGIN_DESCRIBE    0                         1 (plugin_describe(), wsutil/plugins.h)
  *   TS_HF_PRINTED(hfi)         FALSE (4.0)               ref_type == HF_REF_TYPE_PRINT (from 4.2)
+ *   ts_stat_init_result        void                      void (4.6: bool, whether the -z worked)
  */
 #ifndef TCPSTATE_WS_COMPAT_H
 #define TCPSTATE_WS_COMPAT_H
@@ -81,6 +82,21 @@ static inline void ip_addr_to_str_buf(const ws_in4_addr *ad, char *buf, const in
 #define TS_HAVE_PLUGIN_DESCRIBE 1
 #else
 #define TS_HAVE_PLUGIN_DESCRIBE 0
+#endif
+
+/* A -z statistic's init callback (stat_tap_ui.tap_init_cb) returns whether it
+ * worked from 4.6 (tshark then stops with an error); before, it returned
+ * nothing and a failing one exited itself. TS_STAT_INIT_FAILED ends it either
+ * way, TS_STAT_INIT_DONE returns success. */
+#if TS_WS_AT_LEAST(4, 6)
+typedef bool ts_stat_init_result;
+#define TS_STAT_INIT_FAILED() return false
+#define TS_STAT_INIT_DONE() return true
+#else
+#include <stdlib.h>
+typedef void ts_stat_init_result;
+#define TS_STAT_INIT_FAILED() exit(1)
+#define TS_STAT_INIT_DONE() return
 #endif
 
 #endif /* TCPSTATE_WS_COMPAT_H */

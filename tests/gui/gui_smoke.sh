@@ -88,8 +88,29 @@ kill "$ws_pid" 2>/dev/null || true
 wait "$ws_pid" 2>/dev/null || true
 ws_pid=
 
-# 3. Nothing about plugins, coloring rules or filters on stderr.
+# 3. The socket table (Statistics > TCP Sockets (netstat)) opens with a filter,
+#    through the GUI's own -z, and Wireshark keeps running.
+# shellcheck disable=SC2086
+(exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+  env HOME="$home" DISPLAY="$DISPLAY" XDG_RUNTIME_DIR="$work/run" WIRESHARK_PLUGIN_DIR="$build/plugins" \
+  timeout 90 env ${TCPSTATE_TSHARK_ENV:-} wireshark -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" \
+  -z 'tcpstate,socket-table,frame.number<=8' >"$work/out2" 2>"$work/err2") &
+ws_pid=$!
+ok=
+for _ in $(seq 300); do
+  grep -q 'TCP Sockets' <<<"$(windows)" && { ok=1; break; }
+  kill -0 "$ws_pid" 2>/dev/null || fail "wireshark exited with the socket table: $(cat "$work/err2")"
+  sleep 0.2
+done
+[ -n "$ok" ] || fail "the TCP Sockets window never appeared; windows: $(windows | tr '\n' '|')"
+sleep 2
+kill -0 "$ws_pid" 2>/dev/null || fail "wireshark exited after opening the socket table: $(cat "$work/err2")"
+kill "$ws_pid" 2>/dev/null || true
+wait "$ws_pid" 2>/dev/null || true
+ws_pid=
+cat "$work/err2" >>"$work/err"
+# 4. Nothing about plugins, coloring rules or filters on stderr.
 if grep -Ei 'plugin|color_filters|colorfilters|could not compile|dfilter|isn.t a valid|CRITICAL|tcpstate' "$work/err"; then
   fail "wireshark complained (above)"
 fi
-echo "gui smoke: OK (plugin loaded, profile and tcpstate filter accepted)"
+echo "gui smoke: OK (plugin loaded, profile and tcpstate filter accepted, socket table opened)"

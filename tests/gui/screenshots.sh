@@ -19,6 +19,13 @@
 #   gui-handshake.png  frame 3, Handshake 3/3 ACK: both ESTABLISHED
 #   gui-teardown.png   frame 10, Teardown 4/4 ACK: server CLOSED, client TIME-WAIT
 #   gui-stats.png      Statistics > TCP Connection States
+#   gui-sockets.png    Statistics > TCP Sockets (netstat), filter frame.number<=8
+#                      (teardown step 2), macOS netstat style as in the article
+#   gui-flow.png       Statistics > Flow Graph with tcpstate.info_column on, the
+#                      walkthrough with its client moved to 127.0.0.2
+#                      (scripts/split-loopback), the pointer on frame 8's arrow
+#   gui-flow-loopback.png  the same on the loopback capture as recorded: one
+#                      column for both ends
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
@@ -155,3 +162,65 @@ wait "$pid" 2>/dev/null || true
 
 shot handshake 3    # 3/3 ACK: both ESTABLISHED
 shot teardown 10    # 4/4 ACK: server LAST-ACK -> CLOSED, client TIME-WAIT (why 2*MSL)
+
+# The socket table at teardown step 2, opened by the GUI's own -z (a statistics
+# table takes "-z <its name>,<filter>"), in the article's macOS spelling.
+(as_nobody timeout 120 wireshark -C tcpstate -r "$capture" -o tcpstate.spelling:bsd-netstat \
+   -z 'tcpstate,socket-table,frame.number<=8' >"$work/sockets.out" 2>"$work/sockets.err") &
+pid=$!
+if sockets=$(wait_window 'TCP Sockets'); then
+  xdotool windowmove "$sockets" 0 0 windowsize "$sockets" 760 300
+  sleep 2
+  xdotool mousemove 750 290
+  sleep 0.5
+  import -window "$sockets" "$out/gui-sockets.png"
+  echo "screenshots.sh: $out/gui-sockets.png" >&2
+else
+  echo "screenshots.sh: the sockets window did not open" >&2; cat "$work/sockets.err" >&2
+fi
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+
+# flow NAME CAPTURE: Statistics > Flow Graph with both states in Info; the
+# pointer on frame 8's arrow, so the line under the graph shows its whole label.
+flow() {
+  local name=$1 cap=$2 pid win menu graph
+  (as_nobody timeout 120 wireshark -C tcpstate -r "$cap" -o tcpstate.info_column:TRUE \
+     >"$work/$name.out" 2>"$work/$name.err") &
+  pid=$!
+  if win=$(wait_window "$(basename "$cap" .pcap)"); then
+    xdotool windowmove "$win" 0 0 windowsize "$win" "$W" "$H"
+    sleep 2
+    for _ in 1 2 3 4 5; do
+      xdotool mousemove 325 10 click 1   # "Statistics"
+      sleep 1.5
+      menu=
+      for w in $(xdotool search --onlyvisible --name '.*' 2>/dev/null); do
+        [ "$(xdotool getwindowname "$w" 2>/dev/null)" = Wireshark ] && menu=$w
+      done
+      [ -n "$menu" ] && break
+      xdotool key Escape
+    done
+    if [ -n "$menu" ]; then
+      # "Flow Graph" is the 20th entry of Wireshark 4.0's Statistics menu (25 px each, 3 separators).
+      eval "$(xdotool getwindowgeometry --shell "$menu")"
+      xdotool mousemove $((X + 60)) $((Y + 439)) click 1
+    fi
+    if graph=$(wait_window 'Flow'); then
+      xdotool windowmove "$graph" 0 0 windowsize "$graph" 1400 560
+      sleep 2
+      xdotool mousemove 360 256   # frame 8's arrow (teardown step 2)
+      sleep 1
+      import -window "$graph" "$out/gui-$name.png"
+      echo "screenshots.sh: $out/gui-$name.png" >&2
+    else
+      echo "screenshots.sh: the Flow Graph did not open" >&2
+    fi
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+"$here/scripts/split-loopback" "$capture" "$work/seed-walkthrough-split.pcap" 8888 127.0.0.2
+chmod a+r "$work/seed-walkthrough-split.pcap"
+flow flow "$work/seed-walkthrough-split.pcap"
+flow flow-loopback "$capture"

@@ -110,8 +110,8 @@ ensure() {
 
 # The tests that need no host kernel (kernel.live does, and the slow robustness,
 # valgrind and sanitizer runs stay on the host), and the .deb.
-required='unit. golden. kernel.committed fields.alone zeek.rules stats.tree batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke package.deb'
-default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone$|zeek\.rules$|stats\.tree$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|package\.deb$)'
+required='unit. golden. kernel.committed fields.alone fields.alone.info_column zeek.rules stats.tree stats.sockets stats.info_column batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke package.deb'
+default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone(\.info_column)?$|zeek\.rules$|stats\.(tree|sockets|info_column)$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|package\.deb$)'
 
 copy_source() { # the working tree as git sees it (tracked and new files, not ignored ones: no build dirs)
   local to=$1
