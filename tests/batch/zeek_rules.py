@@ -539,8 +539,13 @@ def read_packets(capture, tshark="tshark"):
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {out.stderr}")
+    return parse_packets(out.stdout)
+
+
+def parse_packets(text):
+    """The packets of `tshark -T fields` output with FIELDS in order (tests/corpus runs its own)."""
     pkts = []
-    for line in out.stdout.splitlines():
+    for line in text.splitlines():
         v = line.split("\t")
         if len(v) < len(FIELDS) or not v[10]:
             continue  # a TCP header too short to carry sequence numbers
