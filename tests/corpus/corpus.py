@@ -218,14 +218,14 @@ def states(a, ts):
     # Which files hold TCP: the rows themselves say (a file with no annotated TCP row has nothing to check).
     def collect(job):
         pkg, path = job
-        two = ts.run(path, ["-2"] + field_args(kernel_free.FIELDS, "f"))
+        two = ts.run(path, ["-2"] + field_args(kernel_free.FIELDS))
         if two is None:
             return None
         rows2 = kernel_free.parse(two)
         if not rows2:
             return pkg, path, [], [], None
-        rows1 = kernel_free.parse(ts.run(path, field_args(kernel_free.FIELDS, "f")) or "")
-        zeek = ts.run(path, ["-Y", "tcp and not icmp and not icmpv6"] + field_args(zeek_rules.FIELDS, "l"),
+        rows1 = kernel_free.parse(ts.run(path, field_args(kernel_free.FIELDS)) or "")
+        zeek = ts.run(path, ["-Y", "tcp and not icmp and not icmpv6"] + field_args(zeek_rules.FIELDS, "f"),
                       plugin=False)
         return pkg, path, rows1, rows2, zeek
 
