@@ -1,28 +1,29 @@
 #!/usr/bin/env python3
 """tcpstate on the tcpdump and Wireshark test captures (issue 18), unpacked by fetch.py.
 
-  corpus.py robustness --build BUILD --corpus DIR [--json FILE]
-  corpus.py states     --build BUILD --corpus DIR [--json FILE]
+  corpus.py --build BUILD --corpus DIR [--json FILE]
 
-robustness: every file is opened once (one pass, -T fields); every capture in which Wireshark
-dissects TCP is then run again in two passes, with -V in one and two passes, and with the other
-header reader (-o tcpstate.headers:fields) in one and two passes, all with
-WIRESHARK_ABORT_ON_DISSECTOR_BUG=1 and a timeout. It fails on a crash (a signal), a dissector bug,
-a sanitizer report, a timeout, an exit status other than tshark's 0-2, or a stderr line naming
-tcpstate (tests/robustness/robustness.py's rules); on a TCP frame (one whose frame.protocols has a
-tcp layer) with the default settings that has neither an annotation (tcpstate.phase) nor one of the
-explicit reasons: a TCP header quoted in an ICMP error (tcpstate.expert.quoted_in_icmp), a segment
-Wireshark itself cannot read whole (tcpstate.expert.incomplete: its header cut by the capture, or
-the first fragment of an IP datagram it did not reassemble); and on any frame where the two header
-readers do not give the same tcpstate fields and expert messages (robustness.headers_agree's rule).
+Runs: every file is opened once (one pass, -T fields); every capture in which Wireshark dissects
+TCP is then run again in two passes, with -V in one and two passes, and with the other header
+reader (-o tcpstate.headers:fields) in one and two passes, all with
+WIRESHARK_ABORT_ON_DISSECTOR_BUG=1 and a timeout; and once without the plugin for Zeek's rules.
 
-states: the kernel-free checks of kernel_free.py (transitions, tcp.completeness) on `tshark -2` and
-(transitions) one-pass output, and tcpstate.conn.state/history against Zeek's rules
+Robustness: it fails on a crash (a signal), a dissector bug, a sanitizer report, a timeout, an exit
+status other than tshark's 0-2, or a stderr line naming tcpstate (tests/robustness/robustness.py's
+rules); on a TCP frame (one whose frame.protocols has a tcp layer) that with the default settings
+has neither an annotation (tcpstate.phase) nor one of the explicit reasons: a TCP header quoted in
+an ICMP error (tcpstate.expert.quoted_in_icmp), or a segment Wireshark itself cannot read whole
+(tcpstate.expert.incomplete: its header cut by the capture, or the first fragment of an IP datagram
+it did not reassemble); and on a frame where the two header readers do not give the same tcpstate
+fields and expert messages (robustness.headers_agree's rule), in one pass or two.
+
+States: the kernel-free checks of kernel_free.py (transitions in one pass and two,
+tcp.completeness in two) and tcpstate.conn.state/history against Zeek's rules
 (tests/batch/zeek_rules.py on Wireshark's own TCP fields) frame by frame. An exception listed in
 known-exceptions.tsv (check, capture, stream, frame, why; explained in the README) fails nothing;
 any other fails, and a listed one that no longer occurs is reported (the list only shrinks).
 
-Both print a table per source package and the totals; --json writes them.
+It prints a table per source package and the totals; --json writes them.
 """
 import argparse
 import json
@@ -49,6 +50,8 @@ from robustness import BAD_OUTPUT  # noqa: E402
 TIMEOUT = 120
 # What the first run prints: the frame's layers, and what the two header readers must agree on.
 AGREE_FIELDS = headers_agree.FIELDS[:1] + ["frame.protocols"] + headers_agree.FIELDS[1:] + ["_ws.expert.message"]
+# Every tcpstate run prints these: what the readers must agree on, then what the state checks read.
+COLUMNS = AGREE_FIELDS + [f for f in kernel_free.FIELDS if f not in AGREE_FIELDS]
 NOT_A_CAPTURE = ("isn't a capture file", "unknown file format", "is not a capture file")
 
 
@@ -155,15 +158,19 @@ def coverage(cols):
 
 def robustness(a, ts):
     files = captures(a.corpus)
-    first = in_parallel(lambda j: ts.run(j[1], field_args(AGREE_FIELDS)), files)
+    first = in_parallel(lambda j: ts.run(j[1], field_args(COLUMNS)), files)
     tcp = [(pkg, path) for (pkg, path), out in zip(files, first) if out is not None and tcp_frames(out.splitlines())]
-    later = [("-2", True), ("-V", False), ("-2 -V", False), ("fields", True), ("-2 fields", True)]
+    later = [("-2", True), ("-V", False), ("-2 -V", False), ("fields", True), ("-2 fields", True),
+             ("zeek", True)]
     jobs = [(path, mode, keep) for _, path in tcp for mode, keep in later]
 
     def run_later(job):
         path, mode, keep = job
+        if mode == "zeek":  # Wireshark's own fields, no plugin, for Zeek's rules (as zeek_rules.py reads them)
+            return ts.run(path, ["-Y", "tcp and not icmp and not icmpv6"] + field_args(zeek_rules.FIELDS, "f"),
+                          plugin=False)
         args = (["-2"] if "-2" in mode else []) + (["-o", "tcpstate.headers:fields"] if "fields" in mode else [])
-        args += ["-V"] if "-V" in mode else field_args(AGREE_FIELDS)
+        args += ["-V"] if "-V" in mode else field_args(COLUMNS)
         out = ts.run(path, args)
         return out if keep else None
 
@@ -210,26 +217,14 @@ def robustness(a, ts):
             t["incomplete"], t["unparsed"], t["missing"], t["differ"]))
         for k, v in t.items():
             total[k] = total.get(k, 0) + v
-    return table, total, problems
+    results = [(pkg, path, kernel_free.parse(by_path[path] or "", COLUMNS),
+                kernel_free.parse(outs[(path, "-2")] or "", COLUMNS), outs[(path, "zeek")]) for pkg, path in tcp]
+    return table, total, problems, [r for r in results if r[3]]
 
 
-def states(a, ts):
-    files = captures(a.corpus)
-    # Which files hold TCP: the rows themselves say (a file with no annotated TCP row has nothing to check).
-    def collect(job):
-        pkg, path = job
-        two = ts.run(path, ["-2"] + field_args(kernel_free.FIELDS))
-        if two is None:
-            return None
-        rows2 = kernel_free.parse(two)
-        if not rows2:
-            return pkg, path, [], [], None
-        rows1 = kernel_free.parse(ts.run(path, field_args(kernel_free.FIELDS)) or "")
-        zeek = ts.run(path, ["-Y", "tcp and not icmp and not icmpv6"] + field_args(zeek_rules.FIELDS, "f"),
-                      plugin=False)
-        return pkg, path, rows1, rows2, zeek
-
-    results = [r for r in in_parallel(collect, files) if r is not None and r[3]]
+def states(a, results):
+    """results: (package, path, one-pass rows, two-pass rows, Zeek's fields) of each capture
+    with annotated TCP segments."""
     found = []  # (check, capture, stream, frame, text)
     counts = {}
     for pkg, path, rows1, rows2, zeek in results:
@@ -290,7 +285,6 @@ def states(a, ts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["robustness", "states"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--json")
@@ -305,33 +299,31 @@ def main():
     print(version)
     ts = Tshark(a.build)
     started = time.monotonic()
-    fail = False
-    report = {"tshark": version}
-    if a.what == "robustness":
-        table, total, problems = robustness(a, ts)
-        for p in problems[:60]:
-            print("FAIL " + p)
-        report.update(table=table, total=total, problems=problems)
-        fail = bool(problems) or total.get("differ", 0) > 0
-        if total.get("with_tcp", 0) == 0:
-            print("FAIL no capture with TCP found")
-            fail = True
-    else:
-        counts, found, new = states(a, ts)
-        for check, cap, stream, frame, text in new[:80]:
-            print("FAIL %s\t%s\t%s\t%s\t%s" % (check, cap, stream, frame, text))
-        report.update(counts=counts, exceptions=found, not_listed=new)
-        fail = bool(new) or not counts
+    print("== robustness: every TCP frame annotated or given a reason; both header readers agree")
+    table, total, problems, results = robustness(a, ts)
+    for p in problems[:60]:
+        print("FAIL " + p)
+    fail = bool(problems) or total.get("differ", 0) > 0
+    if total.get("with_tcp", 0) == 0:
+        print("FAIL no capture with TCP found")
+        fail = True
+    print("== states: kernel-free checks and Zeek's rules")
+    counts, found, new = states(a, results)
+    for check, cap, stream, frame, text in new[:80]:
+        print("FAIL %s\t%s\t%s\t%s\t%s" % (check, cap, stream, frame, text))
+    fail = fail or bool(new) or not counts
     for f in ts.failures[:40]:
         print("FAIL %s (%s): %s\n  %s\n  stderr: %s" % (f["input"], f["args"], f["why"], f["reproduce"],
                                                        f["stderr_tail"].strip()[-300:]))
     fail = fail or bool(ts.failures)
-    print("%d tshark runs (%.0f s of tshark), %d failed runs, %.0f s wall" % (
-        ts.runs, ts.seconds, len(ts.failures), time.monotonic() - started))
-    report.update(runs=ts.runs, failed_runs=ts.failures, wall=time.monotonic() - started)
+    wall = time.monotonic() - started
+    print("%d tshark runs (%.0f s of tshark), %d failed runs, %.0f s wall" % (ts.runs, ts.seconds, len(ts.failures),
+                                                                            wall))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(report, f, indent=1)
+            json.dump({"tshark": version, "table": table, "total": total, "problems": problems,
+                       "state_counts": counts, "exceptions": found, "not_listed": new, "runs": ts.runs,
+                       "failed_runs": ts.failures, "wall": wall}, f, indent=1)
     return 1 if fail else 0
 
 

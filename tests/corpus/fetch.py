@@ -134,9 +134,26 @@ def wanted(pkg, name):
 
 
 def unpack(cache, dsc, pkg, dest):
-    orig = orig_of(dsc, pkg)
+    """The package's captures into dest/pkg: copied from the cache's unpacked copy (made the first
+    time: a bzip2 tarball takes long to read), or straight from the tarball if the cache is not
+    writable."""
     version = os.path.basename(dsc)[len(pkg) + 1:-len(".dsc")]
-    out = os.path.join(dest, pkg)
+    kept = os.path.join(cache, "captures-%s_%s" % (pkg, version))
+    if not os.path.isdir(kept) and os.access(cache, os.W_OK):
+        partial = kept + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        extract(dsc, pkg, partial)
+        os.rename(partial, kept)
+    if os.path.isdir(kept):
+        shutil.copytree(kept, os.path.join(dest, pkg))
+        return version, len(os.listdir(kept))
+    os.makedirs(os.path.join(dest, pkg))
+    return version, extract(dsc, pkg, os.path.join(dest, pkg))
+
+
+def extract(dsc, pkg, out):
+    orig = orig_of(dsc, pkg)
     n = 0
     with tarfile.open(orig) as tar:
         for member in tar:
@@ -147,7 +164,7 @@ def unpack(cache, dsc, pkg, dest):
                 n += 1
     if n == 0:
         raise SystemExit("fetch.py: no test capture found in %s" % orig)
-    return version, n
+    return n
 
 
 def main():
@@ -163,8 +180,8 @@ def main():
             raise SystemExit("fetch.py: apt-get source succeeded but %s lacks a package's files" % a.cache)
     shutil.rmtree(a.dest, ignore_errors=True)
     lines = []
+    os.makedirs(a.dest)
     for pkg in PACKAGES:
-        os.makedirs(os.path.join(a.dest, pkg))
         version, n = unpack(a.cache, found[pkg], pkg, a.dest)
         lines.append("%s %s: %d files" % (pkg, version, n))
     with open(os.path.join(a.dest, "SOURCES.txt"), "w") as f:

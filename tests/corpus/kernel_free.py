@@ -41,11 +41,15 @@ CLOSING = {"FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "TIME-WAIT", "CLOSE-WAIT", "LA
 TIME_WAIT_S = 60.0  # tcpstate.time_wait's default (linux)
 
 
-def parse(text):
-    """Annotated rows of `tshark -T fields` output with FIELDS (frames tcpstate gave a phase)."""
+def parse(text, columns=None):
+    """Annotated rows of `tshark -T fields` output whose -e fields were `columns` (default FIELDS;
+    it must include them all): the frames tcpstate gave a phase."""
+    columns = columns or FIELDS
+    at = [columns.index(f) for f in FIELDS]
     rows = []
     for line in text.splitlines():
-        v = (line.split("\t") + [""] * len(FIELDS))[:len(FIELDS)]
+        cols = line.split("\t")
+        v = [cols[i] if i < len(cols) else "" for i in at]
         # occurrence=a: tcpstate.corrects lists every frame; a TCP field of a frame that also quotes
         # a TCP header in an ICMP error has two values, the segment's first
         r = {f: (x.split(",")[0] if f.startswith(("tcp.", "frame.")) else x) for f, x in zip(FIELDS, v)}
