@@ -284,7 +284,7 @@ def searched(p):
     IPv6 datagram in two fragments each (the TCP header in the buffer
     Wireshark reassembled), a first fragment alone (Wireshark does not know
     the segment's length: incomplete), a TCP header cut short under GRE
-    (incomplete) and an ICMP error under GRE (quoted)."""
+    (incomplete), an ICMP error under GRE (quoted), PPPoE, GTP-U and MPLS."""
     def gre(inner, proto=0x0800):
         return eth(ipv4('192.0.2.1', '192.0.2.2', 47, struct.pack('!HH', 0, proto) + inner))
 
@@ -316,6 +316,22 @@ def searched(p):
     body = struct.pack('!BBHI', 3, 3, 0, 0) + ipv4(C, S, 6, tcp(40010, 80, 1001, 5001, ACK))
     body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
     p.add(gre(ipv4('10.0.0.254', C, 1, body)))                                                # 13
+    # 14-15: PPPoE session (RFC 2516: version/type, code, session, length, then PPP's protocol 0x0021)
+    def pppoe(inner):
+        return eth(struct.pack('!BBHHH', 0x11, 0, 7, 2 + len(inner), 0x0021) + inner, ethertype=0x8864)
+    p.add(pppoe(ipv4(C, S, 6, tcp(40015, 80, 1000, 0, SYN))))                                 # 14
+    p.add(pppoe(ipv4(S, C, 6, tcp(80, 40015, 5000, 1001, SYN | ACK))))                        # 15
+    # 16-17: GTP-U (3GPP TS 29.281: flags 0x30, G-PDU 0xff, length, TEID) on UDP 2152
+    def gtpu(inner):
+        g = struct.pack('!BBHI', 0x30, 0xff, len(inner), 0x1234) + inner
+        return eth(ipv4('192.0.2.1', '192.0.2.2', 17, struct.pack('!HHHH', 2152, 2152, 8 + len(g), 0) + g))
+    p.add(gtpu(ipv4(C, S, 6, tcp(40016, 80, 1000, 0, SYN))))                                  # 16
+    p.add(gtpu(ipv4(S, C, 6, tcp(80, 40016, 5000, 1001, SYN | ACK))))                         # 17
+    # 18-19: MPLS over Ethernet, two labels (RFC 3032: label, TC, bottom of stack, TTL)
+    def mpls(inner):
+        return eth(struct.pack('!II', (100 << 12) | 64, (200 << 12) | 0x100 | 64) + inner, ethertype=0x8847)
+    p.add(mpls(ipv4(C, S, 6, tcp(40017, 80, 1000, 0, SYN))))                                  # 18
+    p.add(mpls(ipv4(S, C, 6, tcp(80, 40017, 5000, 1001, SYN | ACK))))                         # 19
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (2, 'tcpstate.client.state', 'ESTABLISHED'),
             (3, 'tcpstate.server.state', 'ESTABLISHED'), (3, 'tcpstate.expert.unparsed', ABSENT),
             (4, 'tcpstate.client.state', 'SYN-SENT'), (5, 'tcpstate.phase', ABSENT),
@@ -325,7 +341,10 @@ def searched(p):
             (9, 'tcpstate.phase', ABSENT), (10, 'tcpstate.client.state', 'SYN-SENT'),
             (11, 'tcpstate.client.state', 'ESTABLISHED'), (11, 'tcpstate.server.state', 'SYN-RECEIVED'),
             (12, 'tcpstate.expert.incomplete', PRESENT), (12, 'tcpstate.client.state', ABSENT),
-            (13, 'tcpstate.expert.quoted_in_icmp', PRESENT), (13, 'tcpstate.phase', ABSENT)]
+            (13, 'tcpstate.expert.quoted_in_icmp', PRESENT), (13, 'tcpstate.phase', ABSENT),
+            (14, 'tcpstate.client.state', 'SYN-SENT'), (15, 'tcpstate.client.state', 'ESTABLISHED'),
+            (16, 'tcpstate.client.state', 'SYN-SENT'), (17, 'tcpstate.client.state', 'ESTABLISHED'),
+            (18, 'tcpstate.client.state', 'SYN-SENT'), (19, 'tcpstate.client.state', 'ESTABLISHED')]
 
 
 @case
