@@ -10,6 +10,9 @@ tree) each time the tests run, from the source packages kept in the cache
 downloads both with `apt-get source --download-only` of the distribution it runs on (so a matrix
 chroot gets its own Wireshark version's captures), after adding a deb-src entry made from the
 system's own deb entry for that suite (same URI and Signed-By) and `apt-get update`: root only.
+Where the archive has that suite's index but not its source files (404: the mirror here serves
+no trixie or forky sources), it takes $TCPSTATE_CORPUS_FALLBACK_SUITE's (default bookworm:
+tcpdump 4.99.3, Wireshark 4.0.17) and says so.
 
 DIR/SOURCES.txt names the source packages used. Exit status: 0 done; 77 (CTest: skipped) only when
 the archive cannot be reached (no network); 1 on any other failure (no root, no deb entry, a
@@ -63,8 +66,9 @@ def cached(cache):
     return found if len(found) == len(PACKAGES) else None
 
 
-def deb_src_entry(suite):
-    """A deb-src entry for `suite`, copied from the system's deb entry (URI, Signed-By)."""
+def deb_src_entry(suite, wanted):
+    """A deb-src entry for suite `wanted`, copied from the system's deb entry for `suite` (URI,
+    Signed-By)."""
     # deb822 files: a stanza with Types: deb whose Suites name the suite
     for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         if path.startswith(SRC_LIST):
@@ -77,7 +81,7 @@ def deb_src_entry(suite):
                         k, v = line.split(":", 1)
                         fields[k.strip().lower()] = v.strip()
                 if "deb" in fields.get("types", "").split() and suite in fields.get("suites", "").split():
-                    entry = "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\n" % (fields["uris"], suite)
+                    entry = "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\n" % (fields["uris"], wanted)
                     if "signed-by" in fields:
                         entry += "Signed-By: %s\n" % fields["signed-by"]
                     return SRC_LIST + ".sources", entry
@@ -89,39 +93,48 @@ def deb_src_entry(suite):
             for line in f:
                 m = re.match(r"\s*deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s", line)
                 if m and m.group(3) == suite:
-                    return SRC_LIST + ".list", "deb-src %s%s %s main\n" % (m.group(1) or "", m.group(2), suite)
+                    return SRC_LIST + ".list", "deb-src %s%s %s main\n" % (m.group(1) or "", m.group(2), wanted)
     return None, None
 
 
 def download(cache):
+    """apt-get source of the packages of this system's suite; if the archive has its index but not
+    its files (a mirror or snapshot that serves no source packages of that suite: 404), those of
+    $TCPSTATE_CORPUS_FALLBACK_SUITE (default bookworm), said loudly."""
     if os.geteuid() != 0:
         raise SystemExit("fetch.py: the captures' source packages are not in %s, and adding a deb-src entry "
                          "and running apt-get update need root" % cache)
     suite = codename()
-    path, entry = deb_src_entry(suite)
-    if path is None:
+    fallback = os.environ.get("TCPSTATE_CORPUS_FALLBACK_SUITE", "bookworm")
+    suites = [suite] + ([fallback] if fallback and fallback != suite else [])
+    entries = [deb_src_entry(suite, s) for s in suites]
+    if entries[0][0] is None:
         raise SystemExit("fetch.py: no deb entry for suite %s in /etc/apt to copy a deb-src entry from" % suite)
+    path = entries[0][0]
     for old in glob.glob(SRC_LIST + ".*"):
         if old != path:
             os.remove(old)
     with open(path, "w") as f:
-        f.write(entry)
-    say("deb-src entry %s: %s" % (path, entry.strip().replace("\n", "; ")))
+        f.write("\n".join(e for _, e in entries))
+    say("deb-src entries in %s: %s" % (path, " | ".join(e.strip().replace("\n", "; ") for _, e in entries)))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     upd = subprocess.run(["apt-get", "-q", "-o", "Acquire::Check-Valid-Until=false", "update"],
                          capture_output=True, text=True, env=env)
     os.makedirs(cache, exist_ok=True)
-    src = subprocess.run(["apt-get", "-q", "source", "--download-only"] + list(PACKAGES), cwd=cache,
-                         capture_output=True, text=True, env=env)
-    if src.returncode != 0:
+    for s in suites:
+        src = subprocess.run(["apt-get", "-q", "source", "--download-only"] + ["%s/%s" % (p, s) for p in PACKAGES],
+                             cwd=cache, capture_output=True, text=True, env=env)
+        if src.returncode == 0:
+            if s != suite:
+                say("FALLBACK: this archive serves no %s source packages; using %s's captures instead" % (suite, s))
+            return
         text = upd.stdout + upd.stderr + src.stdout + src.stderr
+        print(text[-3000:])
         if NO_NETWORK.search(text):
-            print(text[-3000:])
             say("SKIP: Debian's archive cannot be reached (no network): the captures cannot be downloaded")
             sys.exit(77)
-        print(text[-3000:])
-        raise SystemExit("fetch.py: apt-get source %s failed (exit %d), and not for lack of network"
-                         % (" ".join(PACKAGES), src.returncode))
+        say("apt-get source of %s's packages failed (exit %d), not for lack of network" % (s, src.returncode))
+    raise SystemExit("fetch.py: no suite's source packages could be downloaded: %s" % ", ".join(suites))
 
 
 def wanted(pkg, name):
