@@ -26,6 +26,8 @@ as (check, stream, frame, text):
 The Zeek check (conn_state and history against tests/batch/zeek_rules.py) is in corpus.py.
 """
 
+import re
+
 FIELDS = ["frame.number", "frame.time_epoch", "tcp.stream", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw",
           "tcp.len", "tcp.completeness", "tcpstate.sender", "tcpstate.client.prev_state",
           "tcpstate.client.state", "tcpstate.server.prev_state", "tcpstate.server.state", "tcpstate.assumed",
@@ -56,7 +58,9 @@ def parse(text, columns=None):
         if not r["tcpstate.phase"]:
             continue
         r["frame"] = int(r["frame.number"])
-        r["time"] = float(r["frame.time_epoch"] or 0)
+        # a fuzzed timestamp prints oddly (4.4: "6553600.(2097152000 nanoseconds)"): its number
+        m = re.match(r"-?\d+(\.\d+)?", r["frame.time_epoch"])
+        r["time"] = float(m.group(0)) if m else 0.0
         r["flags"] = int(r["tcp.flags"] or "0", 16)
         rows.append(r)
     return rows
