@@ -10,9 +10,10 @@ tree) each time the tests run, from the source packages kept in the cache
 downloads both with `apt-get source --download-only` of the distribution it runs on (so a matrix
 chroot gets its own Wireshark version's captures), after adding a deb-src entry made from the
 system's own deb entry for that suite (same URI and Signed-By) and `apt-get update`: root only.
-Where the archive has that suite's index but not its source files (404: the mirror here serves
-no trixie or forky sources), it takes $TCPSTATE_CORPUS_FALLBACK_SUITE's (default bookworm:
-tcpdump 4.99.3, Wireshark 4.0.17) and says so.
+Where the archive has that suite's index but not a package's source files (404: the mirror here
+serves neither trixie's tcpdump and Wireshark nor forky's Wireshark), it takes that package's
+version in $TCPSTATE_CORPUS_FALLBACK_SUITE (default bookworm: tcpdump 4.99.3, Wireshark 4.0.17)
+and says FALLBACK.
 
 DIR/SOURCES.txt names the source packages used. Exit status: 0 done; 77 (CTest: skipped) only when
 the archive cannot be reached (no network); 1 on any other failure (no root, no deb entry, a
@@ -98,9 +99,11 @@ def deb_src_entry(suite, wanted):
 
 
 def download(cache):
-    """apt-get source of the packages of this system's suite; if the archive has its index but not
-    its files (a mirror or snapshot that serves no source packages of that suite: 404), those of
-    $TCPSTATE_CORPUS_FALLBACK_SUITE (default bookworm), said loudly."""
+    """apt-get source of each package of this system's suite; where the archive has its index but
+    not its files (a mirror or snapshot that serves no source packages of that suite: 404), another
+    version the deb-src entries list, i.e. $TCPSTATE_CORPUS_FALLBACK_SUITE's (default bookworm),
+    said loudly. (`apt-get source pkg/suite` does not do: it looks for the installed binary's
+    version among that suite's sources.)"""
     if os.geteuid() != 0:
         raise SystemExit("fetch.py: the captures' source packages are not in %s, and adding a deb-src entry "
                          "and running apt-get update need root" % cache)
@@ -121,20 +124,33 @@ def download(cache):
     upd = subprocess.run(["apt-get", "-q", "-o", "Acquire::Check-Valid-Until=false", "update"],
                          capture_output=True, text=True, env=env)
     os.makedirs(cache, exist_ok=True)
-    for s in suites:
-        src = subprocess.run(["apt-get", "-q", "source", "--download-only"] + ["%s/%s" % (p, s) for p in PACKAGES],
-                             cwd=cache, capture_output=True, text=True, env=env)
-        if src.returncode == 0:
-            if s != suite:
-                say("FALLBACK: this archive serves no %s source packages; using %s's captures instead" % (suite, s))
-            return
-        text = upd.stdout + upd.stderr + src.stdout + src.stderr
-        print(text[-3000:])
-        if NO_NETWORK.search(text):
-            say("SKIP: Debian's archive cannot be reached (no network): the captures cannot be downloaded")
-            sys.exit(77)
-        say("apt-get source of %s's packages failed (exit %d), not for lack of network" % (s, src.returncode))
-    raise SystemExit("fetch.py: no suite's source packages could be downloaded: %s" % ", ".join(suites))
+    for pkg in PACKAGES:
+        # The candidate first (this suite's), then every other version the deb-src entries list
+        # (the fallback suite's), until the archive serves one.
+        shown = subprocess.run(["apt-cache", "showsrc", pkg], capture_output=True, text=True, env=env).stdout
+        versions = []
+        for record in shown.split("\n\n"):
+            fields = dict(l.split(": ", 1) for l in record.splitlines() if ": " in l and not l.startswith(" "))
+            if fields.get("Package") == pkg and fields.get("Version") and fields["Version"] not in versions:
+                versions.append(fields["Version"])
+        texts = []
+        for want in [pkg] + ["%s=%s" % (pkg, v) for v in versions]:
+            src = subprocess.run(["apt-get", "-q", "source", "--download-only", want], cwd=cache,
+                                 capture_output=True, text=True, env=env)
+            if src.returncode == 0:
+                if want != pkg:
+                    say("FALLBACK: this archive does not serve %s's %s source package; using %s"
+                        % (suite, pkg, want))
+                break
+            texts.append(src.stdout + src.stderr)
+        else:
+            text = upd.stdout + upd.stderr + "".join(texts)
+            print(text[-3000:])
+            if NO_NETWORK.search(text):
+                say("SKIP: Debian's archive cannot be reached (no network): the captures cannot be downloaded")
+                sys.exit(77)
+            raise SystemExit("fetch.py: no version of %s could be downloaded (tried the candidate and %s), and "
+                             "not for lack of network" % (pkg, ", ".join(versions) or "no other"))
 
 
 def wanted(pkg, name):
