@@ -21,8 +21,9 @@
  * A TCP header right after an IP fragment's header is the first fragment of
  * a datagram Wireshark did not reassemble: its segment length is unknown, and
  * the frame is marked incomplete, as a cut header is.
- * The innermost header is wanted, so the buffers are searched from the last
- * one added, and each buffer from its end. robustness.headers_agree and
+ * The innermost header is wanted, so each buffer is searched from its end;
+ * the frame's bytes come first (they are small, and hold the segment unless
+ * it was decrypted or reassembled), then the buffers added, last one first. robustness.headers_agree and
  * tests/corpus compare the result with Wireshark's own fields on every frame.
  */
 #include "tcpstate_plugin.h"
@@ -178,8 +179,11 @@ ts_search ts_extract_search(packet_info *pinfo, ts_extracted *out, tvbuff_t **tv
     }
     found f = {NULL, 0, 0, FALSE};
     seen saw = {FALSE, FALSE};
-    for (int i = n - 1; i >= 0 && f.tvb == NULL; i--)
-        search_buffer(buffers[i], pinfo, src, dst, addr_len, &f, &saw);
+    /* The frame's own bytes first (where the segment is unless Wireshark decrypted or
+     * reassembled it, and never large), then the buffers added, the last one first (a
+     * reassembled application message can be large: it is searched only if needed). */
+    for (int k = 0; k < n && f.tvb == NULL; k++)
+        search_buffer(buffers[k == 0 ? 0 : n - k], pinfo, src, dst, addr_len, &f, &saw);
     /* (b) a reassembled datagram: the TCP header at the start of an added buffer. */
     for (int i = n - 1; i >= 1 && f.tvb == NULL && saw.fragment; i--) {
         enum header header = tcp_header_at(buffers[i], 0, pinfo);
