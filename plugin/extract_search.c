@@ -23,8 +23,9 @@
  * the frame is marked incomplete, as a cut header is.
  * The innermost header is wanted, so each buffer is searched from its end;
  * the frame's bytes come first (they are small, and hold the segment unless
- * it was decrypted or reassembled), then the buffers added, last one first. robustness.headers_agree and
- * tests/corpus compare the result with Wireshark's own fields on every frame.
+ * it was decrypted or reassembled), then the buffers added, last one first.
+ * robustness.headers_agree and tests/corpus compare the result with
+ * Wireshark's own fields on every frame.
  */
 #include "tcpstate_plugin.h"
 
