@@ -7,10 +7,12 @@
  * The headers are not guessed: pinfo->layers lists the protocols Wireshark
  * dissected, in order ("frame:eth:ethertype:vlan:ethertype:ip:tcp"), and each
  * one's length is read from its own bytes up to the first TCP header. A layer
- * this file does not know (GRE, MPLS, PPP, ...) or an IP fragment (the TCP
- * header is then in a reassembled buffer) makes the frame "not parsed": it
- * says so in the tree, and the fields preference reads it through Wireshark.
- * A TCP header after an ICMP/ICMPv6 layer is a copy quoted in an error.
+ * this walk does not know (Geneve, MPLS, PPP, ...) or an IP fragment (the TCP
+ * header may be in a reassembled buffer) hands the frame to
+ * extract_search.c, which finds the headers Wireshark dissected by their
+ * addresses and ports; only if that fails too is the frame "not parsed" (the
+ * tree says why). A TCP header after an ICMP/ICMPv6 layer is a copy quoted
+ * in an error.
  *
  * tcp.stream is not in the bytes: it is the index Wireshark's TCP dissector
  * keeps in its conversation data (struct tcp_analysis), found here by the
@@ -128,7 +130,10 @@ static int sll_length(packet_info *pinfo)
 /* Walks the dissected layers to the first TCP header. Once a layer cannot
  * be read (unknown, cut) or an ICMP error begins, the walk only looks on for
  * a TCP layer: a frame with none (DNS over some tunnel) is not a segment and
- * gets nothing. The IP helpers answer WALK_TCP for "read, go on". */
+ * gets nothing. An ICMP error before the TCP layer makes it a quoted copy
+ * whatever came before it (pinfo then mixes the error's addresses with the
+ * quoted ports: nothing to search for). The IP helpers answer WALK_TCP for
+ * "read, go on". */
 static enum walk walk_layers(tvbuff_t *tvb, packet_info *pinfo, int *tcp_offset, ip_header *ip)
 {
     int offset = 0;
@@ -142,6 +147,10 @@ static enum walk walk_layers(tvbuff_t *tvb, packet_info *pinfo, int *tcp_offset,
                 return WALK_UNPARSED;
             *tcp_offset = offset;
             return WALK_TCP;
+        }
+        if (proto == proto_icmp || proto == proto_icmpv6) {
+            stopped = WALK_QUOTED; /* a TCP header after it is a copy quoted in the error */
+            continue;
         }
         if (stopped != WALK_TCP || proto == proto_frame || proto == proto_ethertype || proto == proto_raw)
             continue; /* no bytes of their own, or no longer reading */
@@ -161,8 +170,6 @@ static enum walk walk_layers(tvbuff_t *tvb, packet_info *pinfo, int *tcp_offset,
             stopped = read_ipv6(tvb, &offset, ip);
         else if (proto == proto_ipv6_hopopts || proto == proto_ipv6_routing || proto == proto_ipv6_dstopts)
             stopped = skip_ipv6_extension(tvb, &offset);
-        else if (proto == proto_icmp || proto == proto_icmpv6)
-            stopped = WALK_QUOTED; /* a TCP header after it is a copy quoted in the error */
         else
             stopped = WALK_UNPARSED;
     }
@@ -251,6 +258,44 @@ static gboolean stream_of(packet_info *pinfo, const ts_extracted *x, uint32_t *s
     return TRUE;
 }
 
+/* The segment from the TCP header at `tcp_offset` of `tvb` (addresses
+ * already in out): tcp.len is the IP payload after the TCP header (RFC 9293
+ * 3.1); a data offset past the IP payload leaves Wireshark no segment either. */
+static gboolean finish(tvbuff_t *tvb, packet_info *pinfo, int tcp_offset, int payload_end, ts_extracted *out)
+{
+    if (!ts_extract_tcp_header(tvb, tcp_offset, pinfo, out)) {
+        out->incomplete = TRUE;
+        return TRUE;
+    }
+    int payload = payload_end - tcp_offset - out->header_len;
+    if (payload < 0 || !stream_of(pinfo, out, &out->stream)) {
+        out->incomplete = TRUE;
+        return TRUE;
+    }
+    out->seg.payload_len = (uint32_t)payload;
+    return TRUE;
+}
+
+/* A layer the walk does not read: the search (extract_search.c). */
+static gboolean by_search(packet_info *pinfo, ts_extracted *out)
+{
+    tvbuff_t *tvb = NULL;
+    int tcp_offset = 0, end = 0;
+    switch (ts_extract_search(pinfo, out, &tvb, &tcp_offset, &end)) {
+    case TS_SEARCH_FOUND:
+        return finish(tvb, pinfo, tcp_offset, end, out);
+    case TS_SEARCH_CUT:
+    case TS_SEARCH_FRAGMENT:
+        out->incomplete = TRUE;
+        return TRUE;
+    case TS_SEARCH_NOT_FOUND:
+    case TS_SEARCH_NO_IP:
+        break;
+    }
+    out->unparsed = TRUE;
+    return TRUE;
+}
+
 gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *out)
 {
     int tcp_offset = 0;
@@ -262,8 +307,7 @@ gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *
         out->quoted_only = TRUE;
         return TRUE;
     case WALK_UNPARSED:
-        out->unparsed = TRUE;
-        return TRUE;
+        return by_search(pinfo, out);
     case WALK_CUT: /* an IP header over the TCP one is not all captured */
         out->incomplete = TRUE;
         return TRUE;
@@ -274,19 +318,11 @@ gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *
      * (RFC 791), at 8 in IPv6 (RFC 8200). */
     out->addr_len = ip.version == 6 ? 16 : 4;
     int at = ip.offset + (ip.version == 6 ? 8 : 12);
-    if (!tvb_bytes_exist(tvb, at, 2 * out->addr_len) || !ts_extract_tcp_header(tvb, tcp_offset, pinfo, out)) {
+    if (!tvb_bytes_exist(tvb, at, 2 * out->addr_len)) {
         out->incomplete = TRUE;
         return TRUE;
     }
     tvb_memcpy(tvb, out->src_addr, at, out->addr_len);
     tvb_memcpy(tvb, out->dst_addr, at + out->addr_len, out->addr_len);
-    /* tcp.len: the IP payload after the TCP header (RFC 9293 3.1); a data
-     * offset past the IP payload leaves Wireshark no segment either. */
-    int payload = ip.payload_end - tcp_offset - out->header_len;
-    if (payload < 0 || !stream_of(pinfo, out, &out->stream)) {
-        out->incomplete = TRUE;
-        return TRUE;
-    }
-    out->seg.payload_len = (uint32_t)payload;
-    return TRUE;
+    return finish(tvb, pinfo, tcp_offset, ip.payload_end, out);
 }

@@ -46,7 +46,7 @@ static const enum_val_t spelling_values[] = {
 };
 
 static const enum_val_t headers_values[] = {
-    {"bytes", "Read from the frame (fast; Ethernet, VLAN, Linux cooked, loopback, raw IP, IP-in-IP, VXLAN)",
+    {"bytes", "Read from the frame and the data Wireshark decrypted or reassembled (fast; any encapsulation)",
      TS_HEADERS_FROM_BYTES},
     {"fields", "Ask Wireshark's TCP/IP fields (slower; any encapsulation Wireshark dissects)",
      TS_HEADERS_FROM_FIELDS},
@@ -117,10 +117,11 @@ static void proto_register_tcpstate(void)
                                    &ts_pref_spelling, spelling_values, FALSE);
     prefs_register_enum_preference(prefs, "headers", "Find TCP/IP headers",
                                    "bytes: read them from the frame, guided by the protocols Wireshark "
-                                   "dissected; costs almost nothing, and frames under other encapsulations "
-                                   "(GRE, MPLS, PPP, IP fragments...) are marked \"not parsed\". fields: ask "
-                                   "Wireshark for its TCP/IP fields; any encapsulation, but every frame "
-                                   "gets a protocol tree (slower).",
+                                   "dissected, or, under an encapsulation that walk does not know (Geneve, "
+                                   "MPLS, PPP, IP fragments, decrypted WireGuard...), found by the addresses "
+                                   "and ports Wireshark gives the segment; costs almost nothing. fields: ask "
+                                   "Wireshark for its TCP/IP fields; the same segments, but every frame gets "
+                                   "a protocol tree (slower).",
                                    &ts_pref_headers, headers_values, FALSE);
     prefs_register_enum_preference(prefs, "time_wait", "TIME-WAIT length",
                                    "How long a side stays in TIME-WAIT: when it leaves, and whether a later SYN "

@@ -146,10 +146,11 @@ void ts_render_register(int proto)
         {&ei_quoted, {"tcpstate.expert.quoted_in_icmp", PI_PROTOCOL, PI_CHAT,
                       "TCP header quoted in an ICMP error: not a segment of the connection", EXPFILL}},
         {&ei_incomplete, {"tcpstate.expert.incomplete", PI_MALFORMED, PI_WARN,
-                          "TCP header incomplete: segment not annotated", EXPFILL}},
+                          "TCP segment incomplete (header cut by the capture, or the rest of its IP datagram in fragments Wireshark did "
+                          "not reassemble): segment not annotated", EXPFILL}},
         {&ei_unparsed, {"tcpstate.expert.unparsed", PI_UNDECODED, PI_NOTE,
-                        "TCP under an encapsulation the byte reader does not know: segment not annotated "
-                        "(preference tcpstate.headers: fields reads it)", EXPFILL}},
+                        "TCP header not found in the frame's data by the addresses and ports Wireshark gives "
+                        "it: segment not annotated (preference tcpstate.headers: fields reads it)", EXPFILL}},
         {&ei_time_wait_restart, {"tcpstate.expert.time_wait_restart", PI_SEQUENCE, PI_CHAT,
                                  "FIN received again in TIME-WAIT: the 2MSL wait restarts", EXPFILL}},
     };
@@ -505,11 +506,12 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
             proto_item_append_text(top, ": TCP header quoted in an ICMP error, not a segment");
             expert_add_info(pinfo, top, &ei_quoted);
         } else if (rec->flags & TS_REC_INCOMPLETE) {
-            proto_item_append_text(top, ": TCP header incomplete, not annotated");
+            proto_item_append_text(top, ": TCP segment incomplete (header cut, or IP fragments missing), "
+                                   "not annotated");
             expert_add_info(pinfo, top, &ei_incomplete);
         } else if (rec->flags & TS_REC_UNPARSED) {
-            proto_item_append_text(top, ": headers not parsed (set the tcpstate \"headers\" preference to "
-                                   "fields), not annotated");
+            proto_item_append_text(top, ": TCP header not found where Wireshark's addresses and ports say "
+                                   "(set the tcpstate \"headers\" preference to fields), not annotated");
             expert_add_info(pinfo, top, &ei_unparsed);
         }
         return;

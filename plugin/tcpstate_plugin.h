@@ -105,6 +105,20 @@ void ts_extract_bytes_init(void);
 void ts_extract_bytes_new_file(void);    /* forgets the streams of the last file */
 void ts_extract_bytes_shutdown(void);    /* frees what the files had in common */
 gboolean ts_extract_from_bytes(tvbuff_t *tvb, packet_info *pinfo, ts_extracted *out);
+/* extract_search.c: where the walk of extract_bytes.c does not know a layer,
+ * the IP and TCP headers Wireshark dissected last, found by their addresses
+ * and ports (pinfo) in the frame's buffers (pinfo->data_src). On FOUND: the
+ * addresses in out, the buffer, the TCP header's offset in it and the
+ * reported end of its IP payload. */
+typedef enum {
+    TS_SEARCH_FOUND,
+    TS_SEARCH_CUT,       /* the TCP header is there, but the capture cut it */
+    TS_SEARCH_FRAGMENT,  /* in the first fragment of a datagram not reassembled: length unknown */
+    TS_SEARCH_NOT_FOUND, /* no IP header with pinfo's addresses carries one with its ports */
+    TS_SEARCH_NO_IP,     /* pinfo names no IPv4/IPv6 addresses or no TCP ports */
+} ts_search;
+ts_search ts_extract_search(packet_info *pinfo, ts_extracted *out, tvbuff_t **tvb, int *tcp_offset,
+                            int *payload_end);
 GArray *ts_extract_fields_wanted(void);
 gboolean ts_extract_from_fields(packet_info *pinfo, proto_tree *tree, ts_extracted *out);
 

@@ -109,9 +109,12 @@ ensure() {
 }
 
 # The tests that need no host kernel (kernel.live does, and the slow robustness,
-# valgrind and sanitizer runs stay on the host), and the .deb.
-required='unit. golden. kernel.committed fields.alone fields.alone.info_column zeek.rules stats.tree stats.sockets stats.info_column batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke package.deb'
-default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone(\.info_column)?$|zeek\.rules$|stats\.(tree|sockets|info_column)$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|package\.deb$)'
+# valgrind and sanitizer runs stay on the host), the .deb, and the test captures of
+# tcpdump and Wireshark (corpus.*): fetched inside from the chroot's own suite, so each
+# version runs on its own Wireshark release's captures where the archive serves them
+# (cached in the chroot's /var/cache/tcpstate-corpus-src).
+required='unit. golden. kernel.committed fields.alone fields.alone.info_column zeek.rules stats.tree stats.sockets stats.info_column batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke package.deb corpus.fetch corpus.captures corpus.checks_selftest'
+default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone(\.info_column)?$|zeek\.rules$|stats\.(tree|sockets|info_column)$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|package\.deb$|corpus\.)'
 
 copy_source() { # the working tree as git sees it (tracked and new files, not ignored ones: no build dirs)
   local to=$1

@@ -209,7 +209,7 @@ def tunnels(p):
 def encapsulations(p):
     """Headers the byte reader walks (802.1Q, 802.1ad + 802.1Q (QinQ), VXLAN,
     an IPv6 Hop-by-Hop header, window scaling on both SYNs) and one it does not
-    (GRE): that frame says "not parsed" instead of guessing."""
+    (GRE): that frame's headers are found by the search (extract_search.c)."""
     def vlan(payload):
         return eth(struct.pack('!HH', 100, 0x0800) + payload, ethertype=0x8100)
 
@@ -255,13 +255,96 @@ def encapsulations(p):
     p.add(qinq(ipv6(c6, s6, 6, tcp(40005, 80, 1001, 5001, ACK))))                    # 20
     return [(1, 'tcpstate.client.state', 'SYN-SENT'), (3, 'tcpstate.server.state', 'ESTABLISHED'),
             (4, 'tcpstate.client.state', 'SYN-SENT'), (6, 'tcpstate.server.state', 'ESTABLISHED'),
-            (7, 'tcpstate.expert.unparsed', PRESENT), (7, 'tcpstate.client.state', ABSENT),
+            (7, 'tcpstate.expert.unparsed', ABSENT), (7, 'tcpstate.client.state', 'SYN-SENT'),
             (8, 'tcpstate.client.state', 'SYN-SENT'), (10, 'tcpstate.server.state', 'ESTABLISHED'),
             (15, 'tcpstate.expert.rst_challenge', PRESENT), (15, 'tcpstate.expert.rst_ignored', ABSENT),
             (16, 'tcpstate.expert.unparsed', ABSENT), (16, 'tcpstate.phase', ABSENT),
             (17, 'tcpstate.expert.unparsed', ABSENT), (17, 'tcpstate.phase', ABSENT),
             (18, 'tcpstate.client.state', 'SYN-SENT'), (19, 'tcpstate.expert.unparsed', ABSENT),
             (20, 'tcpstate.server.state', 'ESTABLISHED')]
+
+
+def ipv4_fragment(src, dst, proto, chunk, offset8, more, ident):
+    """One IPv4 fragment (RFC 791): offset in 8-byte units, More Fragments."""
+    flags = (0x2000 if more else 0) | offset8
+    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(chunk), ident, flags, 64, proto, 0, ip4(src), ip4(dst))
+    return h[:10] + struct.pack('!H', csum(h)) + h[12:] + chunk
+
+
+def ipv6_fragment(src, dst, nxt, chunk, offset8, more, ident):
+    """One IPv6 fragment: a Fragment header (RFC 8200 4.5) before the chunk."""
+    frag = struct.pack('!BBHI', nxt, 0, (offset8 << 3) | (1 if more else 0), ident)
+    return ipv6(src, dst, 44, frag + chunk)
+
+
+@case
+def searched(p):
+    """Segments the byte reader's walk cannot reach, found by the search
+    (extract_search.c) where Wireshark dissected them: GRE, an IPv4 and an
+    IPv6 datagram in two fragments each (the TCP header in the buffer
+    Wireshark reassembled), a first fragment alone (Wireshark does not know
+    the segment's length: incomplete), a TCP header cut short under GRE
+    (incomplete), an ICMP error under GRE (quoted), PPPoE, GTP-U and MPLS."""
+    def gre(inner, proto=0x0800):
+        return eth(ipv4('192.0.2.1', '192.0.2.2', 47, struct.pack('!HH', 0, proto) + inner))
+
+    p.add(gre(ipv4(C, S, 6, tcp(40010, 80, 1000, 0, SYN))))                                   # 1
+    p.add(gre(ipv4(S, C, 6, tcp(80, 40010, 5000, 1001, SYN | ACK))))                          # 2
+    p.add(gre(ipv4(C, S, 6, tcp(40010, 80, 1001, 5001, ACK))))                                # 3
+    # 4-6: a handshake whose SYN-ACK (with 40 bytes of data) comes in two fragments
+    p.add(v4seg(C, S, 40011, 80, 1000, 0, SYN))                                               # 4
+    synack = tcp(80, 40011, 5000, 1001, SYN | ACK, b'x' * 40)
+    p.add(eth(ipv4_fragment(S, C, 6, synack[:32], 0, True, 77)))                              # 5
+    p.add(eth(ipv4_fragment(S, C, 6, synack[32:], 4, False, 77)))                             # 6
+    p.add(v4seg(C, S, 40011, 80, 1001, 5041, ACK))                                            # 7
+    # 8: the first fragment of a datagram whose other fragment was never captured, cut by the
+    # capture inside its data (Wireshark reassembles only fragments captured whole, and dissects
+    # the TCP header of a first fragment it does not reassemble)
+    lost = tcp(40012, 80, 1000, 0, SYN, b'y' * 64)
+    first = eth(ipv4_fragment(C, S, 6, lost[:48], 0, True, 78))
+    p.add(first, caplen=len(first) - 8)                                                       # 8
+    # 9-11: IPv6, the client's SYN in two fragments
+    c6, s6 = 'fd00::1', 'fd00::2'
+    syn6 = tcp(40013, 80, 1000, 0, SYN, b'z' * 40)
+    p.add(eth(ipv6_fragment(c6, s6, 6, syn6[:24], 0, True, 99), 0x86dd))                      # 9
+    p.add(eth(ipv6_fragment(c6, s6, 6, syn6[24:], 3, False, 99), 0x86dd))                     # 10
+    p.add(eth(ipv6(s6, c6, 6, tcp(80, 40013, 5000, 1041, SYN | ACK)), 0x86dd))                # 11
+    # 12: under GRE, the TCP header cut after 12 bytes by the capture
+    cut = gre(ipv4(C, S, 6, tcp(40014, 80, 1000, 0, SYN)))
+    p.add(cut, caplen=len(cut) - 8)                                                           # 12
+    # 13: an ICMP error under GRE quoting frame 3's header
+    body = struct.pack('!BBHI', 3, 3, 0, 0) + ipv4(C, S, 6, tcp(40010, 80, 1001, 5001, ACK))
+    body = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+    p.add(gre(ipv4('10.0.0.254', C, 1, body)))                                                # 13
+    # 14-15: PPPoE session (RFC 2516: version/type, code, session, length, then PPP's protocol 0x0021)
+    def pppoe(inner):
+        return eth(struct.pack('!BBHHH', 0x11, 0, 7, 2 + len(inner), 0x0021) + inner, ethertype=0x8864)
+    p.add(pppoe(ipv4(C, S, 6, tcp(40015, 80, 1000, 0, SYN))))                                 # 14
+    p.add(pppoe(ipv4(S, C, 6, tcp(80, 40015, 5000, 1001, SYN | ACK))))                        # 15
+    # 16-17: GTP-U (3GPP TS 29.281: flags 0x30, G-PDU 0xff, length, TEID) on UDP 2152
+    def gtpu(inner):
+        g = struct.pack('!BBHI', 0x30, 0xff, len(inner), 0x1234) + inner
+        return eth(ipv4('192.0.2.1', '192.0.2.2', 17, struct.pack('!HHHH', 2152, 2152, 8 + len(g), 0) + g))
+    p.add(gtpu(ipv4(C, S, 6, tcp(40016, 80, 1000, 0, SYN))))                                  # 16
+    p.add(gtpu(ipv4(S, C, 6, tcp(80, 40016, 5000, 1001, SYN | ACK))))                         # 17
+    # 18-19: MPLS over Ethernet, two labels (RFC 3032: label, TC, bottom of stack, TTL)
+    def mpls(inner):
+        return eth(struct.pack('!II', (100 << 12) | 64, (200 << 12) | 0x100 | 64) + inner, ethertype=0x8847)
+    p.add(mpls(ipv4(C, S, 6, tcp(40017, 80, 1000, 0, SYN))))                                  # 18
+    p.add(mpls(ipv4(S, C, 6, tcp(80, 40017, 5000, 1001, SYN | ACK))))                         # 19
+    return [(1, 'tcpstate.client.state', 'SYN-SENT'), (2, 'tcpstate.client.state', 'ESTABLISHED'),
+            (3, 'tcpstate.server.state', 'ESTABLISHED'), (3, 'tcpstate.expert.unparsed', ABSENT),
+            (4, 'tcpstate.client.state', 'SYN-SENT'), (5, 'tcpstate.phase', ABSENT),
+            (6, 'tcpstate.client.state', 'ESTABLISHED'), (6, 'tcpstate.phase', 'Handshake'),
+            (7, 'tcpstate.server.state', 'ESTABLISHED'), (7, 'tcpstate.expert.unparsed', ABSENT),
+            (8, 'tcpstate.expert.incomplete', PRESENT), (8, 'tcpstate.client.state', ABSENT),
+            (9, 'tcpstate.phase', ABSENT), (10, 'tcpstate.client.state', 'SYN-SENT'),
+            (11, 'tcpstate.client.state', 'ESTABLISHED'), (11, 'tcpstate.server.state', 'SYN-RECEIVED'),
+            (12, 'tcpstate.expert.incomplete', PRESENT), (12, 'tcpstate.client.state', ABSENT),
+            (13, 'tcpstate.expert.quoted_in_icmp', PRESENT), (13, 'tcpstate.phase', ABSENT),
+            (14, 'tcpstate.client.state', 'SYN-SENT'), (15, 'tcpstate.client.state', 'ESTABLISHED'),
+            (16, 'tcpstate.client.state', 'SYN-SENT'), (17, 'tcpstate.client.state', 'ESTABLISHED'),
+            (18, 'tcpstate.client.state', 'SYN-SENT'), (19, 'tcpstate.client.state', 'ESTABLISHED')]
 
 
 @case
