@@ -407,6 +407,7 @@ static bool is_duplicate_ack(const ts_endpoint *sender, const ts_segment *seg)
  * a FIN is processed only once everything before it has arrived). */
 static void hold(ts_pending *p, uint32_t hole_at, uint32_t since)
 {
+    p->has_after = 0; /* what stood on it was taken back with it */
     p->held = 1;
     p->hole_at = hole_at;
     p->held_since = since;
@@ -541,7 +542,7 @@ static uint32_t no_listener_since(const ts_conn *conn, uint32_t otherwise)
 static void replay_after(ts_conn *conn, int s, const ts_pending *taken_back, uint32_t segment_id,
                          ts_correction *corr, ts_annotation *out)
 {
-    if (!taken_back->has_after)
+    if (!taken_back->has_after || conn->pending_detail[s].after.id <= taken_back->applied_id)
         return;
     ts_annotation scratch;
     memset(&scratch, 0, sizeof scratch);
@@ -713,6 +714,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
                    was_no_listener ? no_listener_since(conn, peer->applied_id) : peer->applied_id,
                    was_no_listener);
             peer->deferred = 1;
+            peer->has_after = 0; /* what stood on it was taken back with it */
         }
         return;
     }
