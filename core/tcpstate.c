@@ -1212,7 +1212,11 @@ static bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endp
     arrival.time_ns = seg->time_ns;
     if (seq_lt(receiver->rcv_nxt, arrival.seq))
         receiver->rcv_nxt = arrival.seq;
-    receive_effects(conn, r, &arrival, out);
+    /* A segment carrying the held one's SYN again was received as that SYN
+     * just now: receiving the held one on top would take its SYN twice. */
+    bool same_syn = has(&arrival, TS_TH_SYN) && has(seg, TS_TH_SYN) && seg->seq == arrival.seq;
+    if (!same_syn)
+        receive_effects(conn, r, &arrival, out);
     p->held = 0;
     p->applied_id = seg->id;
     p->state_before = before.state;
