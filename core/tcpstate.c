@@ -288,14 +288,17 @@ static void report(ts_correction *corr, ts_annotation *out, ts_role role, uint8_
         slot++;
     if (slot == TS_MAX_CORRECTIONS)
         return; /* cannot happen: at most two per side */
-    corr += slot;
-    corr->valid = true;
-    corr->prev_too = prev_too;
-    corr->role = (uint8_t)role;
-    corr->state = state;
-    corr->delivery = delivery;
-    corr->segment_id = segment_id;
-    corr->since_id = since_id;
+    ts_correction c = {.valid = true, .prev_too = prev_too, .role = (uint8_t)role, .state = state,
+                       .delivery = delivery, .segment_id = segment_id, .since_id = since_id};
+    /* Two of one side are applied in order, each rewriting from its since_id
+     * on: the earlier stretch goes first, whichever rule found it first. */
+    int at = slot;
+    for (int j = slot - 1; j >= 0; j--)
+        if (corr[j].role == c.role && corr[j].since_id > c.since_id)
+            at = j;
+    for (int j = slot; j > at; j--)
+        corr[j] = corr[j - 1];
+    corr[at] = c;
 }
 
 /* Does seg send again the SYN or FIN that an earlier segment of the same
@@ -720,7 +723,7 @@ static void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annot
     }
     /* PENDING_ACK. 4: the receiver sends again what the ACK acknowledged, on
      * its own timer: not as the answer it owes to a SYN or FIN it got again. */
-    if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) &&
+    if (resends_control(seg, peer->acked_ctl, has(seg, TS_TH_SYN)) && !has(seg, TS_TH_RST) &&
         (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN))) {
         /* The answer it owes to a SYN or FIN it got again was sent when that
          * one arrived, before the ACK that followed it: it says nothing of
