@@ -132,11 +132,12 @@ static void proto_register_tcpstate(void)
                                    "late), show the corrected states in two-pass dissection (GUI, tshark -2). "
                                    "Off: every pass shows what was known when each segment was captured.",
                                    &ts_pref_hindsight);
-    prefs_register_bool_preference(prefs, "info_column", "Append both states to the Info column",
-                                   "Append \"[client FIN-WAIT-1, server CLOSE-WAIT]\" (in the chosen spelling) "
-                                   "to the Info column of every annotated segment, so that Statistics > Flow "
-                                   "Graph (All packets) and tshark -z flow,any,... label every arrow with "
-                                   "both states. Changes no tcpstate field.",
+    prefs_register_bool_preference(prefs, "info_column", "Both states at the start of the Info column",
+                                   "Put \"[client FIN-WAIT-1, server CLOSE-WAIT]\" (in the chosen spelling) "
+                                   "at the start of the Info column of every annotated segment, so that "
+                                   "Statistics > Flow Graph (All Flows) and tshark -z flow,any,... label every "
+                                   "arrow with both states (the Flow Graph cuts a label to its arrow's width). "
+                                   "Changes no tcpstate field.",
                                    &ts_pref_info_column);
 
     register_init_routine(init_tcpstate);

@@ -648,8 +648,12 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
 /* The Info column's "[client FIN-WAIT-1, server CLOSE-WAIT]" (preference
  * tcpstate.info_column). Statistics > Flow Graph and `tshark -z flow,any,...`
  * label each arrow with the Info column, so this puts both states on every
- * arrow. It is drawn from the stored record on every pass, like the tree, so
- * the GUI and tshark -2 show the hindsight states. */
+ * arrow. It goes first in Info, the way TCP's own "[TCP Retransmission]" does:
+ * the GUI's Flow Graph cuts each arrow's label to the arrow's width (about 40
+ * characters on Wireshark 4.0 and 4.4 at any window size, docs/gui-flow.png), so
+ * states appended after the flags and numbers were never on the arrow. It is
+ * drawn from the stored record on every pass, like the tree, so the GUI and
+ * tshark -2 show the hindsight states. */
 void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec)
 {
     if (rec->conn == 0 || pinfo->cinfo == NULL)
@@ -660,6 +664,6 @@ void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec)
     ts_text_put(&t, spelled(ts_rec_next(rec->client)));
     ts_text_put(&t, ", server ");
     ts_text_put(&t, spelled(ts_rec_next(rec->server)));
-    ts_text_put(&t, "]");
-    col_append_sep_str(pinfo->cinfo, COL_INFO, " ", buf);
+    ts_text_put(&t, "] ");
+    col_prepend_fstr(pinfo->cinfo, COL_INFO, "%s", buf);
 }

@@ -85,7 +85,7 @@ typedef struct ts_extracted {
 extern gint     ts_pref_spelling;     /* ts_spelling */
 extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
 extern ts_pref_bool ts_pref_hindsight;
-extern ts_pref_bool ts_pref_info_column; /* both states appended to the Info column */
+extern ts_pref_bool ts_pref_info_column; /* both states first in the Info column */
 /* A frame of this file was dissected again (tshark -2, GUI): records carry hindsight. */
 extern gboolean ts_later_pass; /* both states appended to the Info column */
 
@@ -148,7 +148,7 @@ static inline uint8_t ts_rec_step(const ts_frame_record *r) { return (r->shape >
 void ts_render_register(int proto);
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame,
                const ts_frame_record *rec);
-/* "[client X, server Y]" appended to the Info column (tcpstate.info_column). */
+/* "[client X, server Y] " at the start of the Info column (tcpstate.info_column). */
 void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec);
 /* Labels are worth formatting only in a visible tree. */
 gboolean ts_labels_shown(proto_tree *tree);

@@ -3,9 +3,10 @@
 
 On every sample capture, one pass and two passes, with the preference on against off:
   - every tcpstate field (the golden test's fields and the connection summary) is the same on every frame;
-  - the Info column is the one without the preference plus " [client X, server Y]", X and Y the frame's
+  - the Info column is "[client X, server Y] " followed by the one without the preference, X and Y the frame's
     tcpstate.client.state and tcpstate.server.state (the default spelling), on every annotated segment, and
-    unchanged on every other frame;
+    unchanged on every other frame (first, so that the GUI's Flow Graph, which cuts a label to its arrow's
+    width, shows them);
   - `tshark -z flow,any,network` labels every annotated segment's arrow with the same "[client X, server Y]",
     in frame order.
 """
@@ -53,13 +54,14 @@ def check(src, pcap, two_pass, failures):
         if a[:-1] != b[:-1]:
             bad.append(f"frame {a[0]}: tcpstate fields differ: {a[:-1]} vs {b[:-1]}")
         client, server = a[FIELDS.index("tcpstate.client.state")], a[FIELDS.index("tcpstate.server.state")]
-        want = a[-1] + (f" [client {client}, server {server}]" if client else "")
+        want = (f"[client {client}, server {server}] " if client else "") + a[-1]
         if client:
             want_labels.append(f"[client {client}, server {server}]")
         if b[-1] != want:
             bad.append(f"frame {a[0]}: Info {b[-1]!r}, want {want!r}")
     flow = plugin_tshark(src, (["-2"] if two_pass else []) + ON + ["-q", "-r", pcap, "-z", "flow,any,network"])
-    got_labels = re.findall(r"\[client [A-Z12-]+, server [A-Z12-]+\]", flow)
+    # Each arrow's comment is "PROTOCOL: Info" (its label, Info again, is cut to the arrow's width).
+    got_labels = re.findall(r"\|[^|:\s]+: (\[client [A-Z12-]+, server [A-Z12-]+\]) ", flow)
     if got_labels != want_labels:
         bad.append(f"flow graph labels {got_labels[:4]}... ({len(got_labels)}), want {want_labels[:4]}..."
                    f" ({len(want_labels)})")

@@ -32,6 +32,6 @@ fi
 line=$(TCPSTATE_TSHARK_ENV="${TCPSTATE_TSHARK_ENV:-} WIRESHARK_CONFIG_DIR=$cfg" TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" \
   -C tcpstate -r "$here/sample-pcaps/seed-walkthrough.pcap" -c 1)
 grep -q 'client Handshake 1 SYN-SENT SYN-RECEIVED' <<<"$line" || { echo "FAIL: summary line: $line"; exit 1; }
-# tcpstate.info_column is on in the profile: Info ends with both states.
-grep -q 'WS=[0-9]* \[client SYN-SENT, server SYN-RECEIVED\]$' <<<"$line" || { echo "FAIL: Info without the states: $line"; exit 1; }
+# tcpstate.info_column is on in the profile: Info starts with both states.
+grep -q '\[client SYN-SENT, server SYN-RECEIVED\] [0-9]* → 8888 \[SYN\]' <<<"$line" || { echo "FAIL: Info without the states: $line"; exit 1; }
 echo "profile columns: OK"
