@@ -6,6 +6,7 @@
 #                          -L robustness, -R golden)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+root=$PWD
 what=${1:-}
 [ $# -gt 0 ] && shift
 build=${TCPSTATE_BUILD:-$PWD/build}
@@ -63,7 +64,10 @@ case "$what" in
     # Every test, slow ones included (the corrupted-capture sweep, valgrind, the
     # libFuzzer run, the whole suite again under ASan+UBSan, and the Wireshark 4.4 and 4.6 matrix in
     # Debian chroots, made once in /var/cache/tcpstate): about 45 minutes on 2 cores.
-    ctest --output-on-failure -j"$(nproc)" "$@" ;;
+    rc=0
+    ctest --output-on-failure -j"$(nproc)" "$@" || rc=$?
+    [ "$rc" = 0 ] || "$root/tests/failure-recap.sh" "$build"
+    exit "$rc" ;;
   *)
     echo "usage: $0 walkthrough|test" >&2; exit 2 ;;
 esac

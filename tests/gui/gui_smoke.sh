@@ -15,7 +15,11 @@ build=$(cd "${1:-$here/build}" && pwd)
 for tool in Xvfb xdotool wireshark tshark setpriv; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (apt-get install xvfb xdotool wireshark-qt)"; exit 77; }
 done
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  [ -s "${work:-}/xvfb.log" ] && { echo "Xvfb's log:" >&2; tail -20 "$work/xvfb.log" >&2; }
+  exit 1
+}
 
 # 1. tshark sees the plugin and its fields.
 plugins=$(TCPSTATE_BUILD=$build "$here/tests/run-tshark.sh" -G plugins)
@@ -41,23 +45,28 @@ chmod -R a+rwX "$work"; chown 65534:65534 "$work/run"; chmod 700 "$work/run"
 chmod a+rX "$build"; chmod -R a+rX "$build/plugins"
 
 exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 1280x900x24 -ac -nolisten tcp >"$work/xvfb.log" 2>&1 &
+Xvfb -displayfd 3 -screen 0 1280x900x24 -ac -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 [ -s "$work/display" ] || { echo "SKIP: Xvfb did not start: $(cat "$work/xvfb.log")"; exit 77; }
 export DISPLAY=:$(head -1 "$work/display")
 # Xvfb names its display once it listens; still, under a loaded CI run (the
-# sanitizer suite beside other tests) wireshark once found no server there.
-# Wait until the server answers a client run as the user wireshark runs as,
-# and say so, with Xvfb's log, if it never does.
-answered=
-for _ in $(seq 100); do
-  if setpriv --reuid=65534 --regid=65534 --clear-groups env DISPLAY="$DISPLAY" \
-       xdotool getdisplaygeometry >/dev/null 2>&1; then answered=1; break; fi
-  kill -0 "$xvfb_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$answered" ] || fail "Xvfb on $DISPLAY answers no client: $(cat "$work/xvfb.log")"
+# sanitizer suite beside other tests) wireshark once found no server there, and
+# once, after the first wireshark had quit, the second found none: an X server
+# resets when its last client leaves and refuses connections meanwhile (hence
+# -noreset above). Before each wireshark, wait until the server answers a client
+# run as the user wireshark runs as, and say so, with Xvfb's log, if it never does.
+wait_for_display() {
+  local answered=
+  for _ in $(seq 100); do
+    if setpriv --reuid=65534 --regid=65534 --clear-groups env DISPLAY="$DISPLAY" \
+         xdotool getdisplaygeometry >/dev/null 2>&1; then answered=1; break; fi
+    kill -0 "$xvfb_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$answered" ] || fail "Xvfb on $DISPLAY answers no client: $(cat "$work/xvfb.log")"
+}
+wait_for_display
 
 # shellcheck disable=SC2086 # TCPSTATE_TSHARK_ENV is a list of VAR=value words
 (exec setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -90,6 +99,7 @@ ws_pid=
 
 # 3. The socket table (Statistics > TCP Sockets (netstat)) opens with a filter,
 #    through the GUI's own -z, and Wireshark keeps running.
+wait_for_display
 # shellcheck disable=SC2086
 (exec setpriv --reuid=65534 --regid=65534 --clear-groups \
   env HOME="$home" DISPLAY="$DISPLAY" XDG_RUNTIME_DIR="$work/run" WIRESHARK_PLUGIN_DIR="$build/plugins" \

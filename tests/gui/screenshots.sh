@@ -61,7 +61,7 @@ chmod a+rX "$build" && chmod -R a+rX "$build/plugins"
 # Xvfb on a free display.
 W=1920 H=1000
 exec 3>"$work/display"
-Xvfb -displayfd 3 -screen 0 ${W}x${H}x24 -ac -nolisten tcp >"$work/xvfb.log" 2>&1 &
+Xvfb -displayfd 3 -screen 0 ${W}x${H}x24 -ac -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 export DISPLAY=:$(head -1 "$work/display")

@@ -66,4 +66,5 @@ started=$(date +%s)
 rc=0
 (cd "$build" && TCPSTATE_KERNEL_MERGED=1 ctest --output-on-failure -j"$(nproc)" -E '^bench\.' "${ctest_args[@]}") || rc=1
 echo "sanitize.sh: ctest in $build took $(( $(date +%s) - started )) s, exit $rc"
+[ "$rc" = 0 ] || "$root/tests/failure-recap.sh" "$build"
 exit $rc
