@@ -38,24 +38,6 @@ static gint ett_side = -1;
 /* Which of this file's fields a filter, custom column or tap asked for. */
 static ts_refs render_refs;
 
-static expert_field ei_refused = EI_INIT;
-static expert_field ei_simultaneous_open = EI_INIT;
-static expert_field ei_simultaneous_close = EI_INIT;
-static expert_field ei_inferred_lost = EI_INIT;
-static expert_field ei_crossed = EI_INIT;
-static expert_field ei_corrects = EI_INIT;
-static expert_field ei_data_after_fin = EI_INIT;
-static expert_field ei_rst_ignored = EI_INIT;
-static expert_field ei_rst_challenge = EI_INIT;
-static expert_field ei_synack_bad_ack = EI_INIT;
-static expert_field ei_reopen_time_wait = EI_INIT;
-static expert_field ei_after_close = EI_INIT;
-static expert_field ei_unexpected = EI_INIT;
-static expert_field ei_assumed = EI_INIT;
-static expert_field ei_quoted = EI_INIT;
-static expert_field ei_incomplete = EI_INIT;
-static expert_field ei_unparsed = EI_INIT;
-static expert_field ei_time_wait_restart = EI_INIT;
 
 void ts_render_register(int proto)
 {
@@ -114,52 +96,11 @@ void ts_render_register(int proto)
                          "One byte below what was sent: changes no state", HFILL}},
     };
     static gint *ett[] = {&ett_tcpstate, &ett_side};
-    static ei_register_info ei[] = {
-        {&ei_refused, {"tcpstate.expert.refused", PI_SEQUENCE, PI_WARN,
-                       "Connection refused: the SYN was answered by a reset (no listener)", EXPFILL}},
-        {&ei_simultaneous_open, {"tcpstate.expert.simultaneous_open", PI_SEQUENCE, PI_NOTE,
-                                 "Simultaneous open: both ends sent a SYN", EXPFILL}},
-        {&ei_simultaneous_close, {"tcpstate.expert.simultaneous_close", PI_SEQUENCE, PI_NOTE,
-                                  "Simultaneous close: the FINs crossed", EXPFILL}},
-        {&ei_inferred_lost, {"tcpstate.expert.inferred_lost", PI_SEQUENCE, PI_WARN,
-                             "Segment inferred lost: it never reached its receiver", EXPFILL}},
-        {&ei_crossed, {"tcpstate.expert.crossed", PI_SEQUENCE, PI_CHAT,
-                       "Segments crossed: the receiver had sent its next segment before this one arrived", EXPFILL}},
-        {&ei_corrects, {"tcpstate.expert.corrects", PI_SEQUENCE, PI_NOTE,
-                        "This segment corrects an earlier annotation", EXPFILL}},
-        {&ei_data_after_fin, {"tcpstate.expert.data_after_fin", PI_PROTOCOL, PI_WARN,
-                              "Data sent after the sender's FIN", EXPFILL}},
-        {&ei_rst_ignored, {"tcpstate.expert.rst_ignored", PI_SEQUENCE, PI_WARN,
-                           "Reset not acceptable: ignored by its receiver", EXPFILL}},
-        {&ei_rst_challenge, {"tcpstate.expert.rst_challenge", PI_SEQUENCE, PI_NOTE,
-                             "Reset in window but not at RCV.NXT: answered by a challenge ACK (RFC 5961)", EXPFILL}},
-        {&ei_synack_bad_ack, {"tcpstate.expert.synack_bad_ack", PI_PROTOCOL, PI_WARN,
-                              "SYN-ACK does not acknowledge the client's ISN + 1 (old duplicate SYN?)", EXPFILL}},
-        {&ei_reopen_time_wait, {"tcpstate.expert.reopen_time_wait", PI_SEQUENCE, PI_NOTE,
-                                "New connection while a side was still in TIME-WAIT", EXPFILL}},
-        {&ei_after_close, {"tcpstate.expert.after_close", PI_SEQUENCE, PI_WARN,
-                           "Segment after both ends had closed", EXPFILL}},
-        {&ei_unexpected, {"tcpstate.expert.unexpected", PI_PROTOCOL, PI_WARN,
-                          "Segment not expected in its sender's or receiver's state", EXPFILL}},
-        {&ei_assumed, {"tcpstate.expert.assumed", PI_ASSUMPTION, PI_CHAT,
-                       "Annotation rests on an assumption", EXPFILL}},
-        {&ei_quoted, {"tcpstate.expert.quoted_in_icmp", PI_PROTOCOL, PI_CHAT,
-                      "TCP header quoted in an ICMP error: not a segment of the connection", EXPFILL}},
-        {&ei_incomplete, {"tcpstate.expert.incomplete", PI_MALFORMED, PI_WARN,
-                          "TCP segment incomplete (header cut by the capture, or the rest of its IP datagram in fragments Wireshark did "
-                          "not reassemble): segment not annotated", EXPFILL}},
-        {&ei_unparsed, {"tcpstate.expert.unparsed", PI_UNDECODED, PI_NOTE,
-                        "TCP header not found in the frame's data by the addresses and ports Wireshark gives "
-                        "it: segment not annotated (preference tcpstate.headers: fields reads it)", EXPFILL}},
-        {&ei_time_wait_restart, {"tcpstate.expert.time_wait_restart", PI_SEQUENCE, PI_CHAT,
-                                 "FIN received again in TIME-WAIT: the 2MSL wait restarts", EXPFILL}},
-    };
     proto_register_field_array(proto, hf, array_length(hf));
     ts_refs_init(&render_refs, hf, array_length(hf));
     hfi_tcpstate = proto_registrar_get_nth(proto);
     proto_register_subtree_array(ett, array_length(ett));
-    expert_module_t *expert = expert_register_protocol(proto);
-    expert_register_field_array(expert, ei, array_length(ei));
+    ts_anomalies_register(proto);
 }
 
 /* ---- who asks for which field ------------------------------------------------
@@ -394,7 +335,8 @@ static void add_side(proto_tree *tree, guint32 want, tvbuff_t *tvb, uint32_t con
     }
 }
 
-static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, const ts_frame_extra *extra)
+static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, const ts_frame_extra *extra,
+                            uint32_t anomalies)
 {
     proto_item *item;
     if (extra->corrects != 0) {
@@ -410,35 +352,35 @@ static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo,
         proto_item_set_generated(item);
         switch (extra->correction_kind) {
         case TS_NO_LISTENER:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: no socket listened there; the %s was %s all along",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         case TS_RESET_BY_DATA:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: its data reached a %s whose application had closed, "
                                    "which was reset (%s) and answers with this RST",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         case TS_LOST:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: it never reached the %s, which was still %s",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         case TS_OUT_OF_ORDER:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: it reached the %s beyond a hole (data before it was "
                                    "missing) and waits for it; the %s was still %s",
                                    extra->corrects, who, who, spelled(extra->corrected_state));
             break;
         case TS_DELIVERED:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: the %s had taken it where it was captured (no hole "
                                    "before it after all); it was %s",
                                    extra->corrects, who, spelled(extra->corrected_state));
             break;
         default:
-            expert_add_info_format(pinfo, item, &ei_corrects,
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CORRECTS],
                                    "Corrects frame %u: the %s had not received it when this segment left; "
                                    "it was still %s",
                                    extra->corrects, who, spelled(extra->corrected_state));
@@ -453,18 +395,19 @@ static void add_corrections(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo,
             item = proto_tree_add_string(tree, hf_delivery, tvb, 0, 0, delivery);
             proto_item_set_generated(item);
         }
-        if (extra->delivery == TS_LOST)
-            expert_add_info_format(pinfo, item, &ei_inferred_lost,
+        if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_INFERRED_LOST))
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_INFERRED_LOST],
                                    "Segment inferred lost: it never reached its receiver (frame %u shows it)",
                                    extra->corrected_by);
-        else if (extra->delivery == TS_DELIVERED_LATE)
-            expert_add_info_format(pinfo, item, &ei_crossed,
+        else if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_CROSSED))
+            expert_add_info_format(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_CROSSED],
                                    "Crossed: the receiver sent frame %u before this segment reached it",
                                    extra->corrected_by);
     }
 }
 
-static void add_notes(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *top, uint32_t notes)
+static void add_notes(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto_item *top, uint32_t notes,
+                      uint32_t anomalies)
 {
     proto_item *item;
     if (notes & TS_NOTE_RETRANSMISSION) {
@@ -475,49 +418,34 @@ static void add_notes(proto_tree *tree, tvbuff_t *tvb, packet_info *pinfo, proto
         item = proto_tree_add_boolean(tree, hf_keepalive, tvb, 0, 0, TRUE);
         proto_item_set_generated(item);
     }
-    /* Notes that are expert infos of their own, one row each. */
-    static const struct {
-        uint32_t note;
-        expert_field *ei;
-    } experts[] = {
-        {TS_NOTE_REFUSED, &ei_refused},
-        {TS_NOTE_SIMULTANEOUS_OPEN, &ei_simultaneous_open},
-        {TS_NOTE_SIMULTANEOUS_CLOSE, &ei_simultaneous_close},
-        {TS_NOTE_DATA_AFTER_FIN, &ei_data_after_fin},
-        {TS_NOTE_RST_IGNORED, &ei_rst_ignored},
-        {TS_NOTE_RST_CHALLENGE, &ei_rst_challenge},
-        {TS_NOTE_SYNACK_BAD_ACK, &ei_synack_bad_ack},
-        {TS_NOTE_REOPEN_TIME_WAIT, &ei_reopen_time_wait},
-        {TS_NOTE_AFTER_CLOSE, &ei_after_close},
-        {TS_NOTE_UNEXPECTED, &ei_unexpected},
-        {TS_NOTE_TIME_WAIT_RESTART, &ei_time_wait_restart},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(experts); i++)
-        if (notes & experts[i].note)
-            expert_add_info(pinfo, top, experts[i].ei);
+    /* The core's notes that are expert infos of their own, one row each. */
+    for (unsigned k = 0; k < TS_ANOMALY_COUNT; k++)
+        if ((anomalies & TS_ANOMALY_BIT(k)) != 0 && ts_anomaly_is_note((ts_anomaly)k))
+            expert_add_info(pinfo, top, &ts_anomaly_ei[k]);
 }
 
 void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t frame, const ts_frame_record *rec)
 {
+    const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(frame) : NULL;
+    uint32_t anomalies = ts_anomalies(rec, extra);
     if (rec->conn == 0) {
         proto_item *top = proto_tree_add_item(tree, proto_tcpstate, tvb, 0, 0, ENC_NA);
         proto_item_set_generated(top);
-        if (rec->flags & TS_REC_QUOTED) {
+        if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_QUOTED)) {
             proto_item_append_text(top, ": TCP header quoted in an ICMP error, not a segment");
-            expert_add_info(pinfo, top, &ei_quoted);
-        } else if (rec->flags & TS_REC_INCOMPLETE) {
+            expert_add_info(pinfo, top, &ts_anomaly_ei[TS_ANOMALY_QUOTED]);
+        } else if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_INCOMPLETE)) {
             proto_item_append_text(top, ": TCP segment incomplete (header cut, or IP fragments missing), "
                                    "not annotated");
-            expert_add_info(pinfo, top, &ei_incomplete);
-        } else if (rec->flags & TS_REC_UNPARSED) {
+            expert_add_info(pinfo, top, &ts_anomaly_ei[TS_ANOMALY_INCOMPLETE]);
+        } else if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_UNPARSED)) {
             proto_item_append_text(top, ": TCP header not found where Wireshark's addresses and ports say "
                                    "(set the tcpstate \"headers\" preference to fields), not annotated");
-            expert_add_info(pinfo, top, &ei_unparsed);
+            expert_add_info(pinfo, top, &ts_anomaly_ei[TS_ANOMALY_UNPARSED]);
         }
         return;
     }
 
-    const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(frame) : NULL;
     uint32_t notes = extra ? extra->notes : 0;
     uint8_t sender = ts_rec_sender(rec), phase = ts_rec_phase(rec), step = ts_rec_step(rec);
     uint8_t packed[2] = {rec->client, rec->server};
@@ -630,17 +558,17 @@ void ts_render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, uint32_t fra
             ts_add_string(st, r, want, hf_explanation, tvb, why);
     }
 
-    if (rec->flags & (TS_REC_ROLES_GUESSED | TS_REC_STATES_ASSUMED)) {
+    if (anomalies & TS_ANOMALY_BIT(TS_ANOMALY_ASSUMED)) {
         const char *reason = (rec->flags & TS_REC_ROLES_GUESSED)
                                  ? "capture began mid-connection: roles guessed from the ports, states assumed"
                                  : "rests on segments that are not in the capture";
         item = proto_tree_add_string(st, hf_assumed, tvb, 0, 0, reason);
         proto_item_set_generated(item);
-        expert_add_info(pinfo, item, &ei_assumed);
+        expert_add_info(pinfo, item, &ts_anomaly_ei[TS_ANOMALY_ASSUMED]);
     }
     if (extra != NULL) {
-        add_notes(st, tvb, pinfo, top, notes);
-        add_corrections(st, tvb, pinfo, extra);
+        add_notes(st, tvb, pinfo, top, notes, anomalies);
+        add_corrections(st, tvb, pinfo, extra, anomalies);
     }
     ts_conn_render(st, tvb, frame, rec); /* conn.c: tcpstate.conn.* */
 }

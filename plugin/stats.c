@@ -149,53 +149,18 @@ static void count_connection(stats_tree *st, uint32_t conn_id, const ts_summary 
     }
 }
 
-/* The expert infos render.c adds for these notes, by filter name. */
-static const struct {
-    uint32_t note;
-    const char *name;
-} note_experts[] = {
-    {TS_NOTE_REFUSED, "tcpstate.expert.refused"},
-    {TS_NOTE_SIMULTANEOUS_OPEN, "tcpstate.expert.simultaneous_open"},
-    {TS_NOTE_SIMULTANEOUS_CLOSE, "tcpstate.expert.simultaneous_close"},
-    {TS_NOTE_DATA_AFTER_FIN, "tcpstate.expert.data_after_fin"},
-    {TS_NOTE_RST_IGNORED, "tcpstate.expert.rst_ignored"},
-    {TS_NOTE_RST_CHALLENGE, "tcpstate.expert.rst_challenge"},
-    {TS_NOTE_SYNACK_BAD_ACK, "tcpstate.expert.synack_bad_ack"},
-    {TS_NOTE_REOPEN_TIME_WAIT, "tcpstate.expert.reopen_time_wait"},
-    {TS_NOTE_AFTER_CLOSE, "tcpstate.expert.after_close"},
-    {TS_NOTE_UNEXPECTED, "tcpstate.expert.unexpected"},
-    {TS_NOTE_TIME_WAIT_RESTART, "tcpstate.expert.time_wait_restart"},
-};
-
-static void count_anomaly(stats_tree *st, const char *name)
-{
-    tick_stat_node(st, node_anomaly, 0, TRUE);
-    tick_stat_node(st, name, id_anomaly, FALSE);
-}
-
 static void count_anomalies(stats_tree *st, const ts_tap_data *d)
 {
     const ts_frame_record *rec = &d->rec;
-    if (rec->flags & TS_REC_QUOTED)
-        count_anomaly(st, "tcpstate.expert.quoted_in_icmp");
-    if (rec->flags & TS_REC_INCOMPLETE)
-        count_anomaly(st, "tcpstate.expert.incomplete");
-    if (rec->conn == 0)
-        return;
-    if (rec->flags & (TS_REC_ROLES_GUESSED | TS_REC_STATES_ASSUMED))
-        count_anomaly(st, "tcpstate.expert.assumed");
-    const ts_frame_extra *extra = (rec->flags & TS_REC_HAS_EXTRA) ? ts_store_extra(d->frame) : NULL;
-    if (extra == NULL)
-        return;
-    for (size_t i = 0; i < G_N_ELEMENTS(note_experts); i++)
-        if (extra->notes & note_experts[i].note)
-            count_anomaly(st, note_experts[i].name);
-    if (extra->corrects != 0)
-        count_anomaly(st, "tcpstate.expert.corrects");
-    if (extra->corrected_by != 0 && extra->delivery == TS_LOST)
-        count_anomaly(st, "tcpstate.expert.inferred_lost");
-    else if (extra->corrected_by != 0 && extra->delivery == TS_DELIVERED_LATE)
-        count_anomaly(st, "tcpstate.expert.crossed");
+    const ts_frame_extra *extra =
+        (rec->conn != 0 && (rec->flags & TS_REC_HAS_EXTRA)) ? ts_store_extra(d->frame) : NULL;
+    uint32_t anomalies = ts_anomalies(rec, extra); /* the expert infos the tree adds (anomalies.c) */
+    for (unsigned k = 0; k < TS_ANOMALY_COUNT; k++) {
+        if (anomalies & TS_ANOMALY_BIT(k)) {
+            tick_stat_node(st, node_anomaly, 0, TRUE);
+            tick_stat_node(st, ts_anomaly_filter((ts_anomaly)k), id_anomaly, FALSE);
+        }
+    }
 }
 
 static tap_packet_status stats_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,

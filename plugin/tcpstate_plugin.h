@@ -8,6 +8,7 @@
 #ifndef TCPSTATE_PLUGIN_H
 #define TCPSTATE_PLUGIN_H
 
+#include <epan/expert.h>
 #include <epan/packet.h>
 #include <stdint.h>
 
@@ -172,6 +173,25 @@ proto_item *ts_add_string(proto_tree *tree, const ts_refs *r, guint32 want, int 
                           const char *value);
 proto_item *ts_add_uint(proto_tree *tree, const ts_refs *r, guint32 want, int hf, tvbuff_t *tvb,
                         uint32_t value);
+
+/* ---- anomalies.c: the expert infos, one table for the tree and the statistics -- */
+typedef enum ts_anomaly {
+    TS_ANOMALY_REFUSED, TS_ANOMALY_SIMULTANEOUS_OPEN, TS_ANOMALY_SIMULTANEOUS_CLOSE,
+    TS_ANOMALY_INFERRED_LOST, TS_ANOMALY_CROSSED, TS_ANOMALY_CORRECTS, TS_ANOMALY_DATA_AFTER_FIN,
+    TS_ANOMALY_RST_IGNORED, TS_ANOMALY_RST_CHALLENGE, TS_ANOMALY_SYNACK_BAD_ACK,
+    TS_ANOMALY_REOPEN_TIME_WAIT, TS_ANOMALY_AFTER_CLOSE, TS_ANOMALY_UNEXPECTED, TS_ANOMALY_ASSUMED,
+    TS_ANOMALY_QUOTED, TS_ANOMALY_INCOMPLETE, TS_ANOMALY_UNPARSED, TS_ANOMALY_TIME_WAIT_RESTART,
+    TS_ANOMALY_COUNT
+} ts_anomaly;
+#define TS_ANOMALY_BIT(k) (1u << (k))
+extern expert_field ts_anomaly_ei[TS_ANOMALY_COUNT];
+void ts_anomalies_register(int proto);
+/* The anomalies of one frame, a TS_ANOMALY_BIT each (extra: NULL when the record has none). */
+uint32_t ts_anomalies(const ts_frame_record *rec, const ts_frame_extra *extra);
+/* Raised by a note of the core (the tree adds these to its top item). */
+gboolean ts_anomaly_is_note(ts_anomaly k);
+/* Its display-filter name, "tcpstate.expert.refused". */
+const char *ts_anomaly_filter(ts_anomaly k);
 
 /* ---- text.c: short texts by plain copying -------------------------------------- */
 typedef struct ts_text {

@@ -9,22 +9,27 @@
 - segments by phase add up to the capture's TCP segments (plain tshark: tcp and not icmp);
 - in two passes, each transition row equals the frames whose client/server prev_state -> state
   fields show that transition;
-- each anomaly row counts the frames that carry that expert info (tshark -2 -Y tcpstate.expert.X).
+- each expert info tcpstate registers has an anomaly row that counts the frames carrying it (none when
+  none does), here and on the hostile captures (tests/robustness/gen_hostile.py: quoted, cut headers...).
   check_stats.py --source <repo> --build <build dir>
 """
 import collections
 import os
 import re
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "robustness"))
+import gen_hostile  # noqa: E402
 import zeek_rules  # noqa: E402
 from plugin_tshark import parse_source_build, plugin_tshark  # noqa: E402
 
 
-def tree(src, cap, two_pass):
+def tree(src, cap, two_pass, extra=()):
     rows, parent = {}, None
-    for line in plugin_tshark(src, (["-2"] if two_pass else []) + ["-q", "-r", cap, "-z", "tcpstate,tree"]).splitlines():
+    args = (["-2"] if two_pass else []) + list(extra) + ["-q", "-r", cap, "-z", "tcpstate,tree"]
+    for line in plugin_tshark(src, args).splitlines():
         m = re.match(r"^( ?)(\S.*?)\s{2,}(\d+)\s", line)
         if not m or line.startswith("Topic"):
             continue
@@ -37,9 +42,34 @@ def tree(src, cap, two_pass):
     return rows
 
 
+def check_anomalies(src, name, cap, two, experts):
+    """Every expert info tcpstate registers: its row under Anomalies counts the frames that carry it (0: no
+    row), from one tshark -2 -T fields run that prints each expert field."""
+    shown = collections.Counter()
+    args = ["-2", "-r", cap, "-T", "fields", "-E", "occurrence=f"]
+    for e in experts:
+        args += ["-e", e]
+    for line in plugin_tshark(src, args).splitlines():
+        for e, v in zip(experts, line.split("\t")):
+            if v:
+                shown[e] += 1
+    rows = {k[1]: v for k, v in two.items() if k[0] == "Anomalies (expert infos)" and k[1] and v}
+    unknown = set(rows) - set(experts)
+    want = {e: n for e, n in shown.items() if n}
+    if rows != want or unknown:
+        print(f"FAIL {name}: anomaly rows {rows} != frames with each expert info {want}")
+        return 1
+    return 0
+
+
 def main():
     src = parse_source_build().source
     failures = 0
+    experts = sorted(line.split("\t")[2] for line in plugin_tshark(src, ["-G", "fields"]).splitlines()
+                     if line.startswith("F\t") and "\ttcpstate.expert." in line)
+    if len(experts) < 10:
+        print(f"FAIL: tshark -G fields lists {len(experts)} tcpstate expert infos")
+        return 1
     caps = sorted(f for f in os.listdir(os.path.join(src, "sample-pcaps")) if f.endswith((".pcap", ".pcapng")))
     for name in caps:
         cap = os.path.join(src, "sample-pcaps", name)
@@ -84,13 +114,22 @@ def main():
         if rows != dict(trans):
             print(f"FAIL {name}: transitions {rows} != per-frame fields {dict(trans)}")
             failures += 1
-        for (parent, expert), count in two.items():
-            if parent != "Anomalies (expert infos)" or expert is None:
-                continue
-            frames = len(plugin_tshark(src, ["-2", "-r", cap, "-Y", expert, "-T", "fields", "-e", "frame.number"]).split())
-            if frames != count:
-                print(f"FAIL {name}: {expert}: stats {count}, frames {frames}")
-                failures += 1
+        failures += check_anomalies(src, name, cap, two, experts)
+    # The hostile captures (tests/robustness/gen_hostile.py) have the frames the samples lack: TCP headers
+    # quoted in ICMP errors, cut headers, odd link layers. Their anomaly rows only. Burst rates off: every
+    # statistics tree of Wireshark 4.0, 4.4 and 4.6 (ip_hosts,tree too, without tcpstate) crashes in its
+    # burst-rate bookkeeping on pcapng-extreme-time (a frame 4.6e18 s after the first); README, Robustness.
+    with tempfile.TemporaryDirectory(prefix="tcpstate-stats-") as tmp:
+        gen_hostile.generate(tmp, 0)
+        hostile = sorted(f for f in os.listdir(tmp) if f.endswith(".pcap"))
+        os.chmod(tmp, 0o755)  # tshark runs as nobody (tests/run-tshark.sh)
+        for f in hostile:
+            os.chmod(os.path.join(tmp, f), 0o644)
+        for name in hostile:
+            cap = os.path.join(tmp, name)
+            rows = tree(src, cap, True, ["-o", "statistics.st_enable_burstinfo:FALSE"])
+            failures += check_anomalies(src, name, cap, rows, experts)
+    caps += hostile
     print(f"stats tree: {len(caps)} captures, {failures} failure(s)")
     return 1 if failures else 0
 
