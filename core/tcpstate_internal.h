@@ -5,17 +5,8 @@
 #ifndef TCPSTATE_INTERNAL_H
 #define TCPSTATE_INTERNAL_H
 
+#include "tcpstate/conn_summary.h"
 #include "tcpstate/tcpstate.h"
-
-/* ts_conn_step() without its fast path for the common ESTABLISHED data/ACK
- * segment: the general state machine, which the fast path must match. */
-void ts_conn_step_general(ts_conn *conn, const ts_segment *seg, ts_annotation *out,
-                          ts_correction *corrections);
-
-/* The fast path alone: true when it handled the segment (as the general
- * path would have), false with nothing touched otherwise. */
-bool ts_conn_step_established(ts_conn *conn, const ts_segment *seg, ts_annotation *out,
-                              ts_correction *corrections);
 
 /* The window a segment advertises, in bytes. RFC 7323 2.2-2.3: the Window
  * field of a SYN is never scaled; the others are shifted left by the
@@ -50,5 +41,127 @@ static inline int64_t ts_time_sub(int64_t a, int64_t b)
         return b < 0 ? INT64_MAX : INT64_MIN;
     return d;
 }
+
+/* ---- sequence space, RFC 9293 section 3.4: compare modulo 2^32 ---------- */
+
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+static inline bool has(const ts_segment *seg, unsigned flag) { return (seg->flags & flag) != 0; }
+
+/* Sequence space a segment occupies: SYN and FIN count one each (3.4). */
+static inline uint32_t seg_space(const ts_segment *seg)
+{
+    return seg->payload_len + (has(seg, TS_TH_SYN) ? 1u : 0u) + (has(seg, TS_TH_FIN) ? 1u : 0u);
+}
+
+/* Sequence number of a segment's FIN: after the SYN and the payload. */
+static inline uint32_t fin_position(const ts_segment *seg)
+{
+    return seg->seq + seg->payload_len + (has(seg, TS_TH_SYN) ? 1u : 0u);
+}
+
+/* The acknowledgment number that shows a SYN or FIN arrived: its number + 1
+ * (the FIN's when both are set). */
+static inline uint32_t control_end(const ts_segment *seg)
+{
+    return (has(seg, TS_TH_FIN) ? fin_position(seg) : seg->seq) + 1u;
+}
+
+/* ---- rules both paths apply to every ACK and every byte of data -------- */
+
+/* The send of an ACK: the highest acknowledgment its sender has sent. */
+static inline void note_ack_sent(ts_endpoint *ep, uint32_t ack)
+{
+    if (seq_gt(ack, ep->highest_ack) || ep->highest_ack == 0)
+        ep->highest_ack = ack;
+}
+
+/* The send of sequence space up to `end`: SND.NXT moves on, never back
+ * (a retransmission resends below it). */
+static inline void advance_snd_nxt(ts_endpoint *ep, uint32_t end)
+{
+    if (ep->snd_nxt == 0 || seq_gt(end, ep->snd_nxt))
+        ep->snd_nxt = end;
+}
+
+/* One below what was already sent, zero or one byte: a keep-alive or a
+ * zero-window probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6); no state moves.
+ * (For a segment with neither SYN nor FIN.) */
+static inline bool is_keepalive(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return seg->payload_len <= 1 && ep->snd_nxt != 0 && seg->seq + 1u == ep->snd_nxt;
+}
+
+/* New data past our own FIN is a protocol error (RFC 9293 3.10.2: no SEND
+ * after CLOSE). Retransmitted data before the FIN is not. (For a segment
+ * without FIN: a FIN sent again after data is the FIN's own case.) */
+static inline bool sends_data_after_fin(const ts_endpoint *ep, const ts_segment *seg)
+{
+    return ep->fin_sent && seg->payload_len > 0 && seq_gt(seg->seq + seg->payload_len, ep->fin_seq);
+}
+
+/* RFC 9293 3.10.7.4, seventh step, the text: RCV.NXT moves over data that
+ * starts at or before it and ends after it (in-order, or overlapping). */
+static inline void take_in_order_text(ts_endpoint *ep, const ts_segment *seg)
+{
+    uint32_t end = seg->seq + seg->payload_len;
+    if (seg->payload_len > 0 && ep->rcv_known && seq_le(seg->seq, ep->rcv_nxt) && seq_gt(end, ep->rcv_nxt))
+        ep->rcv_nxt = end;
+}
+
+static inline ts_role role_of(const ts_conn *conn, int endpoint)
+{
+    return (endpoint == 1) == (conn->client_is_b != 0) ? TS_CLIENT : TS_SERVER;
+}
+
+static inline bool is_closed_state(uint8_t state)
+{
+    return state == TS_CLOSED || state == TS_TIME_WAIT || state == TS_LISTEN;
+}
+
+/* What a pending receive carried. */
+enum { PENDING_CONTROL = 1, /* a SYN or a FIN: the receiver must ack ctl_end */
+       PENDING_ACK = 2,     /* a bare ACK of the receiver's SYN or FIN (acked_ctl) */
+       PENDING_RESET = 3 }; /* a RST that reset its receiver */
+
+/* The longest a retransmission timer runs (RFC 6298 2.5 lets it be capped at
+ * no less than 60 s; Linux TCP_RTO_MAX is 120 s): a side that a RST did not
+ * reach sends again within it. */
+#define RTO_MAX_NS (120LL * 1000000000)
+
+/* What an endpoint still owes an acknowledgment for. */
+enum { ACK_DUE_NONE = 0, ACK_DUE_SYN = 1, ACK_DUE_FIN = 2 };
+
+/* ---- shared among the core's files, each documented where it is defined ---- */
+
+/* tcpstate.c */
+void enter_time_wait(ts_conn *conn, ts_endpoint *ep, int64_t now, ts_annotation *out);
+void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *seg, uint8_t kind,
+                   const ts_endpoint *rx_before);
+
+/* evidence.c */
+bool same_syn_again(const ts_segment *bare_syn, const ts_segment *seg);
+void hold(ts_pending *p, uint32_t hole_at, uint32_t since);
+void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
+                    ts_correction *corr);
+bool fin_beyond_hole(const ts_endpoint *receiver, const ts_segment *seg);
+bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endpoint *rx_before,
+               ts_annotation *out);
+
+/* send_receive.c */
+bool is_synchronized(uint8_t state);
+void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out);
+bool ack_acceptable(const ts_endpoint *ep, uint32_t ack);
+void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation *out);
+
+/* zeek_session.c (conn_summary.h's types) */
+static inline int32_t seq_delta(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+static inline bool is_orig_endpoint(const ts_summary *s, int e) { return e == s->orig_endpoint; }
+void add_history(ts_summary *s, char code);
+void zeek_process(ts_summary *s, const ts_segment *seg);
+uint8_t choose_originator(const ts_segment *seg);
 
 #endif /* TCPSTATE_INTERNAL_H */
