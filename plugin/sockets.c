@@ -2,9 +2,11 @@
  * The socket table: what `netstat -a -n` (or `ss -tan`) would list on each
  * host at one moment of the capture.
  *
- *   tshark: -z tcpstate,sockets[,FILTER]   (sockets_cli_*, netstat's layout)
- *   GUI:    Statistics > TCP Sockets (netstat)  (a stat_tap_table: the
- *           statistics dialog with its display-filter box)
+ *   tshark: -z tcpstate,sockets[,FILTER]   (sockets_tshark.c, netstat's layout)
+ *   GUI:    Statistics > TCP Sockets (netstat)  (sockets_gui.c, a stat_tap_table:
+ *           the statistics dialog with its display-filter box)
+ *
+ * Here: the model both read, and how each tool writes a socket.
  *
  * The moment is "right after the last frame FILTER passes" (no filter: the end
  * of the capture). Both listen on the "frame" tap with FILTER, so their packet
@@ -39,63 +41,11 @@
  * a RST proves there was none then (RFC 9293 3.10.7.1). A capture never shows
  * a listener close, so one proven stays listed.
  */
-#include "tcpstate_plugin.h"
+#include "sockets.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <epan/stat_tap_ui.h>
-#include <epan/tap.h>
-
 /* ---- the model ----------------------------------------------------------------- */
-
-typedef struct sk_endpoint {
-    char    *addr; /* text, without brackets */
-    char    *port; /* text */
-    gboolean v6;
-} sk_endpoint;
-
-typedef struct sk_conn {
-    sk_endpoint ep[2];       /* by role */
-    uint8_t     state[2];    /* by role, after the last folded segment */
-    int64_t     tw_end[2];   /* by role: when TIME-WAIT ends (0: unknown) */
-    gboolean    replaced;    /* a newer connection took its 4-tuple */
-    int         row[2];      /* GUI table row, -1 when not shown */
-} sk_conn;
-
-typedef struct sk_listener {
-    sk_endpoint ep;
-    int         evidence; /* latest up to the moment: 1 listening, 0 refused, -1 none */
-    int         first;    /* hindsight: the capture's first evidence, -1 none */
-    int         row;
-} sk_listener;
-
-typedef struct sk_view {
-    uint32_t    cursor;     /* frames 1..cursor are folded in */
-    gboolean    have_moment;
-    uint32_t    moment;     /* the last frame FILTER passed */
-    nstime_t    moment_rel; /* its time since the first frame */
-    int64_t     moment_ns;  /* its absolute time */
-    gboolean    hindsight;  /* a later pass with the hindsight preference on */
-    gboolean    looked_ahead;
-    GHashTable *conns;      /* conn id -> sk_conn* */
-    GHashTable *tuples;     /* "addr port addr port" (sorted) -> sk_conn* (newest) */
-    GHashTable *listeners;  /* "addr port" -> sk_listener* */
-    GPtrArray  *conn_order; /* sk_conn*, in the order they appeared */
-    GPtrArray  *listener_order;
-    char       *filter;
-    stat_tap_table *table;  /* GUI only: the rows kept in step with the model */
-    GPtrArray  *row_owner;  /* GUI only: row -> int* (an sk_conn's or sk_listener's row slot) */
-    GPtrArray  *spare_rows; /* GUI only: row arrays no longer shown, reused in place */
-    GQueue      tw_queue;   /* GUI only: sk_tw, TIME-WAIT ends still ahead of the moment */
-} sk_view;
-
-typedef struct sk_tw {
-    sk_conn *conn;
-    int64_t  end;
-} sk_tw;
-
 static void endpoint_free(sk_endpoint *e)
 {
     g_free(e->addr);
@@ -138,7 +88,7 @@ static void endpoint_parse(sk_endpoint *e, const char *text)
     }
 }
 
-static sk_view *view_new(const char *filter)
+sk_view *view_new(const char *filter)
 {
     sk_view *v = g_new0(sk_view, 1);
     v->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, conn_free);
@@ -152,7 +102,7 @@ static sk_view *view_new(const char *filter)
 }
 
 /* Forgets what was folded in (a new tap run), keeps the filter and the GUI table. */
-static void view_clear(sk_view *v)
+void view_clear(sk_view *v)
 {
     g_ptr_array_set_size(v->conn_order, 0);
     g_ptr_array_set_size(v->listener_order, 0);
@@ -199,8 +149,6 @@ static char *tuple_key(const sk_conn *c)
     return key;
 }
 
-static void rows_sync_conn(sk_view *v, sk_conn *c);
-static void rows_sync_listener(sk_view *v, sk_listener *l);
 
 /* A connection of the model, made at its first folded segment. NULL when the
  * store knows no endpoints for it (nothing to list). */
@@ -290,7 +238,7 @@ static void fold_frame(sk_view *v, uint32_t frame)
  * capture proves at its first evidence was there before it too (the SYN found
  * it listening), back to the capture's start or a refusal. Single pass: only
  * what the segments so far proved. */
-static void look_ahead(sk_view *v)
+void look_ahead(sk_view *v)
 {
     v->looked_ahead = TRUE;
     if (!v->hindsight)
@@ -318,7 +266,7 @@ static void look_ahead(sk_view *v)
     }
 }
 
-static gboolean side_listed(const sk_view *v, const sk_conn *c, int role)
+gboolean side_listed(const sk_view *v, const sk_conn *c, int role)
 {
     uint8_t s = c->state[role];
     if (c->replaced || s == TS_CLOSED || s == TS_LISTEN)
@@ -328,7 +276,7 @@ static gboolean side_listed(const sk_view *v, const sk_conn *c, int role)
     return TRUE;
 }
 
-static gboolean listener_listed(const sk_listener *l)
+gboolean listener_listed(const sk_listener *l)
 {
     if (l->evidence >= 0)
         return l->evidence == 1;
@@ -336,7 +284,7 @@ static gboolean listener_listed(const sk_listener *l)
 }
 
 /* The moment moves to frame `frame` (FILTER passed it): fold in every frame up to it. */
-static void view_advance(sk_view *v, packet_info *pinfo)
+void view_advance(sk_view *v, packet_info *pinfo)
 {
     if (!v->looked_ahead) {
         v->hindsight = PINFO_FD_VISITED(pinfo) && ts_pref_hindsight;
@@ -366,13 +314,6 @@ static void view_advance(sk_view *v, packet_info *pinfo)
 }
 
 /* ---- how each tool writes a socket ------------------------------------------- */
-
-typedef struct sk_row {
-    const char *host;
-    char       *proto, *local, *foreign;
-    const char *state;
-} sk_row;
-
 static char *address_text(const sk_endpoint *e, ts_spelling style)
 {
     switch (style) {
@@ -416,7 +357,7 @@ static char *proto_text(gboolean v6, ts_spelling style)
     }
 }
 
-static void row_of_conn(sk_row *r, const sk_conn *c, int role, ts_spelling style)
+void row_of_conn(sk_row *r, const sk_conn *c, int role, ts_spelling style)
 {
     r->host = c->ep[role].addr;
     r->proto = proto_text(c->ep[role].v6, style);
@@ -425,7 +366,7 @@ static void row_of_conn(sk_row *r, const sk_conn *c, int role, ts_spelling style
     r->state = ts_state_spelled((ts_state)c->state[role], style);
 }
 
-static void row_of_listener(sk_row *r, const sk_listener *l, ts_spelling style)
+void row_of_listener(sk_row *r, const sk_listener *l, ts_spelling style)
 {
     r->host = l->ep.addr;
     r->proto = proto_text(l->ep.v6, style);
@@ -434,390 +375,15 @@ static void row_of_listener(sk_row *r, const sk_listener *l, ts_spelling style)
     r->state = ts_state_spelled(TS_LISTEN, style);
 }
 
-static void row_clear(sk_row *r)
+void row_clear(sk_row *r)
 {
     g_free(r->proto);
     g_free(r->local);
     g_free(r->foreign);
 }
 
-/* ---- tshark: -z tcpstate,sockets[,FILTER] ------------------------------------- */
-
-static GPtrArray *cli_views; /* sk_view*, in the order of the -z options */
-
-static int compare_host(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The rows of one host, as that host's tool would print them (no Recv-Q/Send-Q:
- * a capture does not show what the applications have not read or the kernel
- * has not sent). */
-static void print_host(const sk_view *v, const char *host, ts_spelling style)
-{
-    GArray *rows = g_array_new(FALSE, TRUE, sizeof(sk_row));
-    for (guint i = 0; i < v->listener_order->len; i++) {
-        const sk_listener *l = (const sk_listener *)g_ptr_array_index(v->listener_order, i);
-        if (listener_listed(l) && strcmp(l->ep.addr, host) == 0) {
-            sk_row r;
-            row_of_listener(&r, l, style);
-            g_array_append_val(rows, r);
-        }
-    }
-    for (guint i = 0; i < v->conn_order->len; i++) {
-        const sk_conn *c = (const sk_conn *)g_ptr_array_index(v->conn_order, i);
-        for (int role = 0; role < 2; role++) {
-            if (side_listed(v, c, role) && strcmp(c->ep[role].addr, host) == 0) {
-                sk_row r;
-                row_of_conn(&r, c, role, style);
-                g_array_append_val(rows, r);
-            }
-        }
-    }
-    int wl = 22, wf = 22;
-    for (guint i = 0; i < rows->len; i++) {
-        const sk_row *r = &g_array_index(rows, sk_row, i);
-        wl = MAX(wl, (int)strlen(r->local));
-        wf = MAX(wf, (int)strlen(r->foreign));
-    }
-    printf("Host %s\n", host);
-    switch (style) {
-    case TS_SPELL_BSD_NETSTAT:
-        printf("Active Internet connections (including servers)\n");
-        printf("%-5s %-*s %-*s %s\n", "Proto", wl, "Local Address", wf, "Foreign Address", "(state)");
-        break;
-    case TS_SPELL_LINUX_NETSTAT:
-        printf("Active Internet connections (servers and established)\n");
-        printf("%-5s %-*s %-*s %s\n", "Proto", wl, "Local Address", wf, "Foreign Address", "State");
-        break;
-    case TS_SPELL_LINUX_SS:
-        printf("%-5s %-10s %-*s %s\n", "Netid", "State", wl, "Local Address:Port", "Peer Address:Port");
-        break;
-    case TS_SPELL_WINDOWS_NETSTAT:
-        printf("\nActive Connections\n\n");
-        printf("  %-6s %-*s %-*s %s\n", "Proto", wl, "Local Address", wf, "Foreign Address", "State");
-        break;
-    default:
-        printf("%-5s %-*s %-*s %s\n", "Proto", wl, "Local Address", wf, "Foreign Address", "State");
-        break;
-    }
-    for (guint i = 0; i < rows->len; i++) {
-        sk_row *r = &g_array_index(rows, sk_row, i);
-        if (style == TS_SPELL_LINUX_SS)
-            printf("%-5s %-10s %-*s %s\n", r->proto, r->state, wl, r->local, r->foreign);
-        else if (style == TS_SPELL_WINDOWS_NETSTAT)
-            printf("  %-6s %-*s %-*s %s\n", r->proto, wl, r->local, wf, r->foreign, r->state);
-        else
-            printf("%-5s %-*s %-*s %s\n", r->proto, wl, r->local, wf, r->foreign, r->state);
-        row_clear(r);
-    }
-    g_array_free(rows, TRUE);
-}
-
-static void print_view(sk_view *v)
-{
-    if (!v->looked_ahead) { /* no frame passed the filter */
-        v->hindsight = ts_later_pass && ts_pref_hindsight;
-        look_ahead(v);
-    }
-    ts_spelling style = (ts_spelling)ts_pref_spelling;
-    printf("\n===================================================================\n");
-    if (v->have_moment)
-        printf("TCP sockets after frame %u (%ld.%09d s)", v->moment, (long)v->moment_rel.secs, v->moment_rel.nsecs);
-    else
-        printf("TCP sockets before the first frame (no frame passes the filter)");
-    printf(", filter: %s, %s\n", v->filter != NULL && v->filter[0] != '\0' ? v->filter : "none",
-           v->hindsight ? "two passes (hindsight)" : "one pass (what was known then)");
-    /* Hosts: every local address with a listed socket, in address-text order. */
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    GPtrArray *hosts = g_ptr_array_new();
-    for (guint i = 0; i < v->listener_order->len; i++) {
-        const sk_listener *l = (const sk_listener *)g_ptr_array_index(v->listener_order, i);
-        if (listener_listed(l) && g_hash_table_add(seen, l->ep.addr))
-            g_ptr_array_add(hosts, l->ep.addr);
-    }
-    for (guint i = 0; i < v->conn_order->len; i++) {
-        const sk_conn *c = (const sk_conn *)g_ptr_array_index(v->conn_order, i);
-        for (int role = 0; role < 2; role++)
-            if (side_listed(v, c, role) && g_hash_table_add(seen, c->ep[role].addr))
-                g_ptr_array_add(hosts, c->ep[role].addr);
-    }
-    g_ptr_array_sort(hosts, compare_host);
-    if (hosts->len == 0)
-        printf("(no TCP sockets)\n");
-    for (guint i = 0; i < hosts->len; i++) {
-        if (i > 0)
-            printf("\n");
-        print_host(v, (const char *)g_ptr_array_index(hosts, i), style);
-    }
-    printf("===================================================================\n");
-    g_ptr_array_free(hosts, TRUE);
-    g_hash_table_destroy(seen);
-}
-
-static tap_packet_status cli_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_,
-                                    const void *data _U_, tap_flags_t flags _U_)
-{
-    view_advance((sk_view *)tapdata, pinfo);
-    return TAP_PACKET_REDRAW;
-}
-
-static void cli_reset(void *tapdata)
-{
-    view_clear((sk_view *)tapdata);
-}
-
-/* tshark draws its listeners newest first; print every table once, in the
- * order of the -z options, at the first draw. */
-static void cli_draw(void *tapdata _U_)
-{
-    static gboolean printed;
-    if (printed || cli_views == NULL)
-        return;
-    printed = TRUE;
-    for (guint i = 0; i < cli_views->len; i++)
-        print_view((sk_view *)g_ptr_array_index(cli_views, i));
-}
-
-static ts_stat_init_result cli_init(const char *opt_arg, void *userdata _U_)
-{
-    const char *prefix = "tcpstate,sockets";
-    const char *filter = NULL;
-    size_t n = strlen(prefix);
-    if (strncmp(opt_arg, prefix, n) != 0 || (opt_arg[n] != '\0' && opt_arg[n] != ',')) {
-        fprintf(stderr, "tshark: invalid \"-z %s\": use -z tcpstate,sockets[,FILTER]\n", opt_arg);
-        TS_STAT_INIT_FAILED();
-    }
-    if (opt_arg[n] == ',')
-        filter = opt_arg + n + 1;
-    sk_view *v = view_new(filter);
-    GString *err = register_tap_listener("frame", v, filter, TL_REQUIRES_NOTHING, cli_reset, cli_packet, cli_draw,
-                                         NULL);
-    if (err != NULL) {
-        fprintf(stderr, "tshark: Couldn't register tcpstate,sockets tap: %s\n", err->str);
-        g_string_free(err, TRUE);
-        TS_STAT_INIT_FAILED();
-    }
-    if (cli_views == NULL)
-        cli_views = g_ptr_array_new();
-    g_ptr_array_add(cli_views, v);
-    TS_STAT_INIT_DONE();
-}
-
-/* ---- GUI: Statistics > TCP Sockets (netstat) ----------------------------------------- */
-
-/* The GUI's simple statistics dialog shows stat_tap_table rows; it keeps a
- * pointer to each row's fields and only ever adds rows (it assumes a table
- * never shrinks). So the rows follow the model in place: a socket that leaves
- * gives its row to the last row's socket and the table is one row shorter;
- * the row it leaves stays allocated (spare_rows) for the next socket, at the
- * same index. A row can only stay on screen blank when a draw came between
- * (a long capture, redrawn while it is read). */
-
-static sk_view *gui_view;
-
-static stat_tap_table_item gui_fields[] = {
-    {TABLE_ITEM_STRING, TAP_ALIGN_LEFT, "Host", "%s"},
-    {TABLE_ITEM_STRING, TAP_ALIGN_LEFT, "Proto", "%s"},
-    {TABLE_ITEM_STRING, TAP_ALIGN_LEFT, "Local Address", "%s"},
-    {TABLE_ITEM_STRING, TAP_ALIGN_LEFT, "Foreign Address", "%s"},
-    {TABLE_ITEM_STRING, TAP_ALIGN_LEFT, "State", "%s"},
-};
-#define GUI_NFIELDS ((guint)G_N_ELEMENTS(gui_fields))
-
-static void row_fields_free(stat_tap_table_item_type *fields)
-{
-    for (guint i = 0; i < GUI_NFIELDS; i++) {
-        g_free((char *)fields[i].value.string_value);
-        fields[i].value.string_value = NULL;
-    }
-}
-
-static void row_fields_set(stat_tap_table_item_type *fields, const sk_row *r)
-{
-    row_fields_free(fields);
-    const char *text[GUI_NFIELDS] = {r->host, r->proto, r->local, r->foreign, r->state};
-    for (guint i = 0; i < GUI_NFIELDS; i++) {
-        fields[i].type = TABLE_ITEM_STRING;
-        fields[i].value.string_value = g_strdup(text[i]);
-    }
-}
-
-/* Shows (r != NULL) or hides the socket whose row slot is *slot. */
-static void row_show(sk_view *v, int *slot, const sk_row *r)
-{
-    stat_tap_table *t = v->table;
-    if (t == NULL)
-        return;
-    if (r != NULL) {
-        if (*slot < 0) {
-            guint i = t->num_elements;
-            stat_tap_table_item_type *fields =
-                v->spare_rows->len > 0 ? (stat_tap_table_item_type *)g_ptr_array_remove_index(v->spare_rows,
-                                                                                                v->spare_rows->len - 1)
-                                       : g_new0(stat_tap_table_item_type, GUI_NFIELDS);
-            t->elements = (stat_tap_table_item_type **)g_realloc(t->elements, sizeof *t->elements * (i + 1));
-            t->elements[i] = fields;
-            t->num_elements = i + 1;
-            g_ptr_array_set_size(v->row_owner, t->num_elements);
-            *slot = (int)i;
-        }
-        row_fields_set(t->elements[*slot], r);
-        v->row_owner->pdata[*slot] = slot;
-        return;
-    }
-    if (*slot < 0)
-        return;
-    guint hole = (guint)*slot, last = t->num_elements - 1;
-    *slot = -1;
-    if (hole != last) {
-        /* The last row's socket moves into the hole. */
-        stat_tap_table_item_type tmp[GUI_NFIELDS];
-        memcpy(tmp, t->elements[hole], sizeof tmp);
-        memcpy(t->elements[hole], t->elements[last], sizeof tmp);
-        memcpy(t->elements[last], tmp, sizeof tmp);
-        int *moved = (int *)v->row_owner->pdata[last];
-        *moved = (int)hole;
-        v->row_owner->pdata[hole] = moved;
-    }
-    row_fields_free(t->elements[last]);
-    for (guint i = 0; i < GUI_NFIELDS; i++) {
-        t->elements[last][i].type = TABLE_ITEM_STRING;
-        t->elements[last][i].value.string_value = g_strdup("");
-    }
-    g_ptr_array_add(v->spare_rows, t->elements[last]);
-    t->elements[last] = NULL;
-    t->num_elements = last;
-    g_ptr_array_set_size(v->row_owner, t->num_elements);
-}
-
-static void rows_sync_conn(sk_view *v, sk_conn *c)
-{
-    if (v->table == NULL)
-        return;
-    for (int role = 0; role < 2; role++) {
-        if (side_listed(v, c, role)) {
-            sk_row r;
-            row_of_conn(&r, c, role, (ts_spelling)ts_pref_spelling);
-            row_show(v, &c->row[role], &r);
-            row_clear(&r);
-        } else {
-            row_show(v, &c->row[role], NULL);
-        }
-    }
-}
-
-static void rows_sync_listener(sk_view *v, sk_listener *l)
-{
-    if (v->table == NULL)
-        return;
-    if (listener_listed(l)) {
-        sk_row r;
-        row_of_listener(&r, l, (ts_spelling)ts_pref_spelling);
-        row_show(v, &l->row, &r);
-        row_clear(&r);
-    } else {
-        row_show(v, &l->row, NULL);
-    }
-}
-
-/* Frees every row, shown or spare (the dialog cleared its items first). */
-static void gui_rows_free(sk_view *v)
-{
-    stat_tap_table *t = v->table;
-    for (guint i = 0; i < t->num_elements; i++) {
-        row_fields_free(t->elements[i]);
-        g_free(t->elements[i]);
-    }
-    g_free(t->elements);
-    t->elements = NULL;
-    t->num_elements = 0;
-    for (guint i = 0; i < v->spare_rows->len; i++) {
-        row_fields_free((stat_tap_table_item_type *)g_ptr_array_index(v->spare_rows, i));
-        g_free(g_ptr_array_index(v->spare_rows, i));
-    }
-    g_ptr_array_set_size(v->spare_rows, 0);
-    g_ptr_array_set_size(v->row_owner, 0);
-}
-
-static void gui_init(stat_tap_table_ui *ui)
-{
-    if (gui_view == NULL) {
-        gui_view = view_new(NULL);
-        gui_view->row_owner = g_ptr_array_new();
-        gui_view->spare_rows = g_ptr_array_new();
-    }
-    stat_tap_table *t = stat_tap_find_table(ui, "TCP sockets");
-    if (t == NULL) {
-        /* The last dialog freed its table and rows: start afresh. */
-        for (guint i = 0; i < gui_view->spare_rows->len; i++) {
-            row_fields_free((stat_tap_table_item_type *)g_ptr_array_index(gui_view->spare_rows, i));
-            g_free(g_ptr_array_index(gui_view->spare_rows, i));
-        }
-        g_ptr_array_set_size(gui_view->spare_rows, 0);
-        g_ptr_array_set_size(gui_view->row_owner, 0);
-        gui_view->table = NULL;
-        view_clear(gui_view);
-        t = stat_tap_init_table("TCP sockets", GUI_NFIELDS, 0, NULL);
-        stat_tap_add_table(ui, t);
-    }
-    gui_view->table = t;
-}
-
-/* Called for the table when the dialog starts a tap run (its items cleared). */
-static void gui_reset(stat_tap_table *table)
-{
-    if (gui_view == NULL || gui_view->table != table)
-        return;
-    view_clear(gui_view);
-    gui_rows_free(gui_view);
-    /* A dialog's run is a later pass over a file already read: listeners the
-     * capture proves are listed even when no frame passes the filter. */
-    gui_view->hindsight = ts_pref_hindsight && ts_store_frame_limit() > 0;
-    look_ahead(gui_view);
-}
-
-/* free_stat_tables() (the dialog closing) frees the rows; their strings are ours. */
-static void gui_free_item(stat_tap_table *table _U_, guint row _U_, guint column _U_, stat_tap_table_item_type *field)
-{
-    if (field->type == TABLE_ITEM_STRING) {
-        g_free((char *)field->value.string_value);
-        field->value.string_value = NULL;
-    }
-}
-
-static tap_packet_status gui_packet(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
-                                    const void *data _U_, tap_flags_t flags _U_)
-{
-    if (gui_view == NULL || gui_view->table == NULL)
-        return TAP_PACKET_DONT_REDRAW;
-    view_advance(gui_view, pinfo);
-    return TAP_PACKET_REDRAW;
-}
-
 void ts_sockets_register(void)
 {
-    static stat_tap_ui cli_ui = {REGISTER_STAT_GROUP_GENERIC, NULL, "tcpstate,sockets", cli_init, 0, NULL};
-    register_stat_tap_ui(&cli_ui, NULL);
-
-    static tap_param gui_params[] = {{PARAM_FILTER, "filter", "Filter", NULL, TRUE}};
-    /* The group the stats tree plugins get: the Statistics menu's last entries. */
-    static stat_tap_table_ui gui_ui = {
-        REGISTER_PACKET_STAT_GROUP_UNSORTED,
-        "TCP Sockets (netstat)",
-        "frame",
-        "tcpstate,socket-table",
-        gui_init,
-        gui_packet,
-        gui_reset,
-        gui_free_item,
-        NULL,
-        G_N_ELEMENTS(gui_fields),
-        gui_fields,
-        G_N_ELEMENTS(gui_params),
-        gui_params,
-        NULL,
-        0,
-    };
-    register_stat_tap_table_ui(&gui_ui);
+    sk_register_tshark();
+    sk_register_gui();
 }
