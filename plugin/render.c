@@ -586,12 +586,6 @@ void ts_render_info_column(packet_info *pinfo, const ts_frame_record *rec)
 {
     if (rec->conn == 0 || pinfo->cinfo == NULL)
         return;
-    char buf[64];
-    ts_text t = ts_text_on(buf, sizeof buf);
-    ts_text_put(&t, "[client ");
-    ts_text_put(&t, spelled(ts_rec_next(rec->client)));
-    ts_text_put(&t, ", server ");
-    ts_text_put(&t, spelled(ts_rec_next(rec->server)));
-    ts_text_put(&t, "] ");
-    col_prepend_fstr(pinfo->cinfo, COL_INFO, "%s", buf);
+    col_prepend_fstr(pinfo->cinfo, COL_INFO, "[client %s, server %s] ", spelled(ts_rec_next(rec->client)),
+                     spelled(ts_rec_next(rec->server)));
 }

@@ -14,7 +14,6 @@ while IFS=: read -r _ name; do
   echo "== failure recap: $name (last $lines lines of its output, $build)"
   awk -v t="$name" '
     $0 ~ ("^[0-9]+/[0-9]+ Testing: " t "$") { on = 1; next }
-    on && $0 == "\"" t "\" end time:" { on = 0 }
     on && index($0, "\"" t "\" end time:") == 1 { on = 0 }
     on { print }' "$log" | grep -v '^-*$' | tail -n "$lines"
 done < "$failed"
