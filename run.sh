@@ -11,7 +11,7 @@ what=${1:-}
 [ $# -gt 0 ] && shift
 build=${TCPSTATE_BUILD:-$PWD/build}
 
-walkthrough_packages=(build-essential cmake pkg-config libglib2.0-dev wireshark-dev tshark util-linux)
+walkthrough_packages=(build-essential cmake pkg-config libglib2.0-dev liblz4-dev wireshark-dev tshark util-linux)
 test_packages=("${walkthrough_packages[@]}" python3 tcpdump nftables iproute2 clang libclang-rt-14-dev valgrind
                xvfb xauth xdotool wireshark-qt imagemagick time debootstrap)
 

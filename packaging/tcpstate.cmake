@@ -78,7 +78,7 @@ set(CPACK_DEBIAN_FILE_NAME "DEB-DEFAULT")
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 # The plugin loads only in the Wireshark major.minor it was built for.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "${_ts_libpkg} (>= ${Wireshark_MAJOR_VERSION}.${Wireshark_MINOR_VERSION}), ${_ts_libpkg} (<< ${Wireshark_MAJOR_VERSION}.${_ts_next_minor}~), libc6")
+    "${_ts_libpkg} (>= ${Wireshark_MAJOR_VERSION}.${Wireshark_MINOR_VERSION}), ${_ts_libpkg} (<< ${Wireshark_MAJOR_VERSION}.${_ts_next_minor}~), libc6, liblz4-1")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "wireshark-qt | tshark, python3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "wireshark-common")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)

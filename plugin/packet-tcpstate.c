@@ -34,6 +34,7 @@ gint ts_pref_spelling = TS_SPELL_RFC9293;
 gint ts_pref_time_wait_s = 60;
 ts_pref_bool ts_pref_hindsight = TRUE;
 ts_pref_bool ts_pref_info_column = FALSE;
+guint ts_pref_hot_connections = 2048;
 gboolean ts_later_pass;
 
 static const enum_val_t spelling_values[] = {
@@ -139,6 +140,11 @@ static void proto_register_tcpstate(void)
                                    "arrow with both states (the Flow Graph cuts a label to its arrow's width). "
                                    "Changes no tcpstate field.",
                                    &ts_pref_info_column);
+    prefs_register_uint_preference(prefs, "hot_connections", "Connections kept uncompressed",
+                                   "The most recently active connections are kept as they are; the others are "
+                                   "compressed (liblz4) until their next segment. More costs memory on captures "
+                                   "with many connections at once and saves a little time. Changes no annotation.",
+                                   10, &ts_pref_hot_connections);
 
     register_init_routine(init_tcpstate);
     register_cleanup_routine(ts_store_cleanup);

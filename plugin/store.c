@@ -1,375 +1,59 @@
 /*
- * Per-file storage of the connections: one slot per TCP connection
- * (tcp.stream), a 4-tuple table, the corrections a segment makes to earlier
- * frames, and the release of finished connections. The frames' records and
- * details it writes are kept by frames.c.
+ * Per-file storage of the connections: which slot (tcp.stream) a segment
+ * belongs to and what the earlier connection on its ports left (a 4-tuple
+ * table), the corrections a segment makes to earlier frames, and the release
+ * of finished connections. The slots themselves are kept by conn_slots.c
+ * (plain for the most recently active connections, compressed otherwise),
+ * the frames' records and details by frames.c.
  *
  * The first pass runs the core once per segment and writes the record. When
  * a later segment proves an earlier annotation wrong (ts_correction), the
  * records since then are rewritten in place: every later dissection (GUI
  * click, tshark -2) shows the corrected, hindsight view, while the first pass
  * showed the best knowledge of its moment. Nothing here survives the file:
- * ts_store_cleanup() frees it all.
- *
- * Memory (bench/RESULTS.md "Memory the plugin adds"): what is kept for the
- * whole file is kept small.
- * - A connection's state machine, summary and the like (conn_hot, ~750 bytes)
- *   is "hot" (plain structs) only for the last HOT_MAX connections that had a
- *   segment; the others are "cold": the same bytes, encoded (a small LZ77, see
- *   lz.h; ~300 bytes) in one allocation. A segment of a cold connection
- *   decodes it first, so the core sees the ts_conn it left (but for leftovers
- *   of inactive pending receives, which it never reads) and behaves as if
- *   nothing had happened.
- * - Endpoint text ("addr:port") is formatted when asked for, from the
- *   addresses kept in the slot.
+ * ts_store_cleanup() frees it all. Endpoint text ("addr:port") is formatted
+ * when asked for, from the addresses kept in the slot.
  */
 #include "tcpstate_plugin.h"
 
 #include <string.h>
 
+#include "conn_slots.h"
 #include "frames.h"
-#include "lz.h"
 
-#include <epan/address.h>
-#include <epan/to_str.h>
-
-/* ---- connection slots ------------------------------------------------------- */
-
-/* Frames a correction may still rewrite, oldest first: those since the
- * oldest receive the core can still take back (ts_conn_correctable_since),
- * usually a segment or two in flight. They sit in the conn_hot itself and
- * spill to the heap only past PATCH_LOCAL: as a GArray they cost a malloc
- * and free a connection and two dependent cache misses a segment (perf and
- * callgrind's cache simulation, bench/RESULTS.md). */
-#ifndef TS_PATCH_LOCAL
-#define TS_PATCH_LOCAL 6u /* the tests' tcpstate_cold build: 1, so that the heap is used */
-#endif
-#define PATCH_LOCAL TS_PATCH_LOCAL
-typedef struct patch_list {
-    uint32_t  len;
-    uint32_t  cap;               /* of heap; 0: the frames are in local */
-    uint32_t *heap;
-    uint32_t  local[PATCH_LOCAL];
-} patch_list;
-
-/* What a connection needs while its segments come: kept hot or encoded. The
- * encoded part is the bytes from `summary` up to `core` (or to the end of
- * `core` when the slot has one); the patch list is kept beside the blob. */
-typedef struct conn_hot {
-    patch_list patch;
-    ts_summary summary;
-    int64_t    entered_ns[2]; /* by role: when the current state began */
-    ts_conn    core;          /* the state machine (with SLOT_HAS_CORE) */
-} conn_hot;
-
-#define HOT_ENCODED_FROM  offsetof(conn_hot, summary)
-#define HOT_SUMMARY_BYTES (offsetof(conn_hot, core) - HOT_ENCODED_FROM)
-#define HOT_CORE_BYTES    (offsetof(conn_hot, core) + sizeof(ts_conn) - HOT_ENCODED_FROM)
-
-static uint8_t *hot_bytes(conn_hot *hot)
-{
-    return (uint8_t *)hot + HOT_ENCODED_FROM;
-}
-
-static uint32_t *patch_frames(patch_list *p)
-{
-    return p->cap != 0 ? p->heap : p->local;
-}
-
-static void patch_clear(patch_list *p)
-{
-    g_free(p->heap);
-    p->heap = NULL;
-    p->len = p->cap = 0;
-}
-
-static void patch_append(patch_list *p, uint32_t frame)
-{
-    if (p->cap == 0 && p->len == PATCH_LOCAL) {
-        p->cap = 4 * PATCH_LOCAL;
-        p->heap = g_new(uint32_t, p->cap);
-        memcpy(p->heap, p->local, sizeof p->local);
-    } else if (p->cap != 0 && p->len == p->cap) {
-        p->cap *= 2;
-        p->heap = g_renew(uint32_t, p->heap, p->cap);
-    }
-    patch_frames(p)[p->len++] = frame;
-}
-
-/* Forget the frames before `since` (they are in frame order). */
-static void patch_drop_before(patch_list *p, uint32_t since)
-{
-    uint32_t *frames = patch_frames(p), keep_from = 0;
-    while (keep_from < p->len && frames[keep_from] < since)
-        keep_from++;
-    if (keep_from > 0) {
-        memmove(frames, frames + keep_from, (p->len - keep_from) * sizeof *frames);
-        p->len -= keep_from;
-    }
-}
-
-enum {
-    SLOT_HOT       = 1u << 0, /* data is a conn_hot, else an encoded blob (or NULL) */
-    SLOT_HAS_CORE  = 1u << 1, /* the core is live (not released) */
-    SLOT_TEXT      = 1u << 2, /* endpoint texts set: from addr[] and TEXT_CLIENT_B */
-    SLOT_TEXT_CB   = 1u << 3, /* endpoint B is the client in the texts */
-    SLOT_RARE      = 1u << 4, /* has a conn_rare in `rares` */
-};
-
-typedef struct conn_slot {
-    void    *data;        /* conn_hot * (SLOT_HOT), blob, or NULL: never had a segment */
-    uint32_t incarnations;
-    uint16_t port[2];     /* endpoint A (the sender of the first segment), B */
-    uint8_t  addr[2][16];
-    uint8_t  addr_len;
-    uint8_t  flags;       /* SLOT_* */
-} conn_slot;
-
-/* The few connections with more: kept by stream in `rares`. */
-typedef struct conn_rare {
-    GArray *earlier_summaries; /* see ts_conn_entry */
-    GArray *zeek_starts;
-    char   *text[2];           /* endpoint texts that the addresses cannot give */
-} conn_rare;
-
-/* An encoded slot: the patchable frames, then the encoded conn_hot bytes. */
-typedef struct conn_blob {
-    uint32_t n_patchable;
-    uint8_t  data[];           /* uint32_t[n_patchable], then the encoded bytes */
-} conn_blob;
-
-/* The dictionary of every encoding (lz.h): the first connection encoded with
- * its core (inactive pending receives zeroed), fixed for the file. Constant
- * fields, states, thresholds and the like then cost a copy each. */
-static uint8_t    lz_dict_bytes[HOT_CORE_BYTES];
-static ts_lz_dict lz_dict;
-static uint8_t    lz_work[HOT_CORE_BYTES + sizeof(conn_hot)];
-
-#ifndef TS_HOT_MAX
-#define TS_HOT_MAX 2048u /* the tests' tcpstate_cold build: 2, every connection goes cold */
-#endif
-#define HOT_MAX TS_HOT_MAX
-
-static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
-static GHashTable *rares;         /* stream -> conn_rare */
-static GArray     *closing;       /* streams whose ends are both closed, in order */
-static guint       closing_head;
-static guint32    *hot_ring;      /* streams made hot, oldest first (HOT_MAX) */
-static guint       hot_ring_head, hot_ring_len;
-static guint32     generation;    /* counts store changes: views older than it are stale */
-static guint32     store_epoch;   /* counts files: a view's endpoint texts are from this one */
-static conn_hot    peeked;        /* peek_core(): the last cold core decoded */
-static const void *peeked_blob;   /* the blob `peeked` holds, or NULL */
+static GArray *closing;       /* streams whose ends are both closed, in order */
+static guint   closing_head;
+static guint32 generation;    /* counts store changes: views older than it are stale */
+static guint32 store_epoch;   /* counts files: a view's endpoint texts are from this one */
 
 /* 4-tuple -> latest stream: open addressing over stream + 1, keys read from the slots. */
 static guint32 *ports_table;
 static guint    ports_cap, ports_used;
 
-static void free_rare(gpointer data)
-{
-    conn_rare *rare = (conn_rare *)data;
-    if (rare->earlier_summaries != NULL)
-        g_array_free(rare->earlier_summaries, TRUE);
-    if (rare->zeek_starts != NULL)
-        g_array_free(rare->zeek_starts, TRUE);
-    g_free(rare->text[0]);
-    g_free(rare->text[1]);
-    g_free(rare);
-}
-
 void ts_store_init(void)
 {
     ts_frames_init();
-    conns = g_array_new(FALSE, TRUE, sizeof(conn_slot));
-    rares = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_rare);
+    conn_slots_init(ts_pref_hot_connections);
     closing = g_array_new(FALSE, FALSE, sizeof(guint32));
     closing_head = 0;
-    hot_ring = g_new(guint32, HOT_MAX);
-    hot_ring_head = hot_ring_len = 0;
     ports_cap = 1024;
     ports_used = 0;
     ports_table = g_new0(guint32, ports_cap);
-    ts_lz_dict_set(&lz_dict, NULL, 0);
-    peeked_blob = NULL;
     generation++;
     store_epoch++;
 }
 
-static void free_slot_data(conn_slot *slot)
-{
-    if (slot->data != NULL && (slot->flags & SLOT_HOT))
-        patch_clear(&((conn_hot *)slot->data)->patch);
-    g_free(slot->data);
-    slot->data = NULL;
-}
-
 void ts_store_cleanup(void)
 {
-    if (conns != NULL) {
-        for (guint i = 0; i < conns->len; i++)
-            free_slot_data(&g_array_index(conns, conn_slot, i));
-        g_array_free(conns, TRUE);
-    }
+    conn_slots_cleanup();
     ts_frames_cleanup();
-    if (rares != NULL)
-        g_hash_table_destroy(rares);
     if (closing != NULL)
         g_array_free(closing, TRUE);
-    g_free(hot_ring);
     g_free(ports_table);
-    conns = NULL;
-    rares = NULL;
     closing = NULL;
-    hot_ring = NULL;
     ports_table = NULL;
     ports_cap = ports_used = 0;
-    peeked_blob = NULL;
     generation++;
-}
-
-/* ---- hot and cold connections ---------------------------------------------------- */
-
-static conn_slot *slot_at(guint32 stream)
-{
-    return &g_array_index(conns, conn_slot, stream);
-}
-
-/* Decodes the first `bytes` of a cold slot's encoded conn_hot bytes (summary,
- * entered_ns and, with SLOT_HAS_CORE, the core) to `out`. */
-static void decode_slot(const conn_slot *slot, uint8_t *out, size_t bytes)
-{
-    const conn_blob *blob = (const conn_blob *)slot->data;
-    if (blob == NULL) {
-        memset(out, 0, bytes);
-        return;
-    }
-    ts_lz_decode(&lz_dict, blob->data + blob->n_patchable * sizeof(uint32_t), out, bytes, lz_work);
-}
-
-/* The core of a slot as it is now, without making it hot. The last blob
- * decoded here is kept decoded: release_finished() looks at the oldest closed
- * connection on every segment, and it is usually cold and still in TIME-WAIT.
- * A blob never changes; it is only freed (forget_peeked() first). */
-static void forget_peeked(const void *blob)
-{
-    if (blob == peeked_blob)
-        peeked_blob = NULL;
-}
-
-static const ts_conn *peek_core(guint32 stream)
-{
-    const conn_slot *slot = slot_at(stream);
-    if (!(slot->flags & SLOT_HAS_CORE))
-        return NULL;
-    if (slot->flags & SLOT_HOT)
-        return &((const conn_hot *)slot->data)->core;
-    if (slot->data == NULL || slot->data != peeked_blob) {
-        decode_slot(slot, hot_bytes(&peeked), HOT_CORE_BYTES);
-        peeked_blob = slot->data;
-    }
-    return &peeked.core;
-}
-
-static void make_cold(conn_slot *slot)
-{
-    static uint8_t scratch[TS_LZ_MAX_OUT(sizeof(conn_hot))];
-    static conn_hot copy;
-    conn_hot *hot = (conn_hot *)slot->data;
-    size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
-    const uint8_t *from = hot_bytes(hot);
-    if (slot->flags & SLOT_HAS_CORE) {
-        /* The core reads a ts_pending only while it is active and clears it
-         * whole when it starts one (tcpstate.c): an inactive one is left
-         * over and encodes to almost nothing once zeroed. */
-        memcpy(hot_bytes(&copy), hot_bytes(hot), bytes);
-        for (int e = 0; e < 2; e++)
-            if (!copy.core.pending[e].active) {
-                memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
-                memset(&copy.core.pending_detail[e], 0, sizeof copy.core.pending_detail[e]);
-            }
-        from = hot_bytes(&copy);
-    }
-    if (lz_dict.len == 0 && bytes == HOT_CORE_BYTES) {
-        memcpy(lz_dict_bytes, from, bytes);
-        ts_lz_dict_set(&lz_dict, lz_dict_bytes, bytes);
-    }
-    size_t n = ts_lz_encode(&lz_dict, from, bytes, scratch, lz_work);
-    uint32_t np = hot->patch.len;
-    conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(uint32_t) + n);
-    blob->n_patchable = np;
-    if (np > 0)
-        memcpy(blob->data, patch_frames(&hot->patch), np * sizeof(uint32_t));
-    memcpy(blob->data + np * sizeof(uint32_t), scratch, n);
-    patch_clear(&hot->patch);
-    g_free(hot);
-    slot->data = blob;
-    slot->flags &= (uint8_t)~SLOT_HOT;
-}
-
-/* A cold slot made hot, outside the hot ring. */
-static conn_hot *decode_to_hot(conn_slot *slot)
-{
-    conn_hot *hot = g_new0(conn_hot, 1);
-    if (slot->data != NULL) {
-        const conn_blob *blob = (const conn_blob *)slot->data;
-        decode_slot(slot, hot_bytes(hot), (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
-        const uint32_t *frames = (const uint32_t *)(const void *)blob->data;
-        for (uint32_t i = 0; i < blob->n_patchable; i++)
-            patch_append(&hot->patch, frames[i]);
-        forget_peeked(slot->data);
-        g_free(slot->data);
-    }
-    slot->data = hot;
-    slot->flags |= SLOT_HOT;
-    return hot;
-}
-
-/* The slot's conn_hot, decoding it if it is cold; it stays hot until
- * HOT_MAX other connections have been made hot after it. */
-static conn_hot *make_hot(guint32 stream)
-{
-    conn_slot *slot = slot_at(stream);
-    if (slot->flags & SLOT_HOT)
-        return (conn_hot *)slot->data;
-    conn_hot *hot = decode_to_hot(slot);
-
-    if (hot_ring_len == HOT_MAX) {
-        guint32 old = hot_ring[hot_ring_head];
-        hot_ring_head = (hot_ring_head + 1) % HOT_MAX;
-        hot_ring_len--;
-        conn_slot *old_slot = slot_at(old);
-        if (old != stream && (old_slot->flags & SLOT_HOT))
-            make_cold(old_slot);
-    }
-    hot_ring[(hot_ring_head + hot_ring_len) % HOT_MAX] = stream;
-    hot_ring_len++;
-    return hot;
-}
-
-/* Frees a slot's core and patchable frames: both ends were closed long enough. */
-static void release_core(guint32 stream)
-{
-    conn_slot *slot = slot_at(stream);
-    if (!(slot->flags & SLOT_HAS_CORE))
-        return;
-    gboolean was_cold = !(slot->flags & SLOT_HOT);
-    conn_hot *hot = was_cold ? decode_to_hot(slot) : (conn_hot *)slot->data;
-    patch_clear(&hot->patch);
-    memset(&hot->core, 0, sizeof hot->core);
-    slot->flags &= (uint8_t)~SLOT_HAS_CORE;
-    if (was_cold)
-        make_cold(slot);
-}
-
-static conn_rare *rare_for(guint32 stream)
-{
-    conn_slot *slot = slot_at(stream);
-    if (slot->flags & SLOT_RARE)
-        return (conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream));
-    conn_rare *rare = g_new0(conn_rare, 1);
-    g_hash_table_insert(rares, GUINT_TO_POINTER(stream), rare);
-    slot->flags |= SLOT_RARE;
-    return rare;
 }
 
 /* ---- views --------------------------------------------------------------------- */
@@ -396,7 +80,7 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
 {
     static conn_view views[4];
     static guint next;
-    if (conns == NULL || conn == 0 || conn > conns->len)
+    if (conn == 0 || conn > conn_slots_count())
         return NULL;
     guint32 stream = conn - 1;
     conn_view *view = NULL;
@@ -414,14 +98,9 @@ const ts_conn_entry *ts_store_conn(uint32_t conn)
     }
     const conn_slot *slot = slot_at(stream);
     ts_conn_entry *entry = &view->entry;
-    if (slot->flags & SLOT_HOT)
-        memcpy(&entry->summary, &((const conn_hot *)slot->data)->summary, sizeof entry->summary);
-    else
-        decode_slot(slot, (uint8_t *)&entry->summary, sizeof entry->summary);
+    slot_summary(stream, &entry->summary);
     entry->incarnations = slot->incarnations;
-    const conn_rare *rare = (slot->flags & SLOT_RARE)
-                                ? (const conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream))
-                                : NULL;
+    const conn_rare *rare = slot_rare(stream);
     entry->earlier_summaries = rare ? rare->earlier_summaries : NULL;
     entry->zeek_starts = rare ? rare->zeek_starts : NULL;
     entry->endpoint_text[0] = entry->endpoint_text[1] = NULL;
@@ -466,7 +145,7 @@ const ts_summary *ts_store_summary(const ts_conn_entry *conn, uint32_t frame)
  * the summary of the one that ends (its index is the old zeek_index). */
 static void keep_finished_summary(guint32 stream, const ts_summary *before, uint32_t frame)
 {
-    conn_rare *rare = rare_for(stream);
+    conn_rare *rare = slot_rare_for(stream);
     if (rare->earlier_summaries == NULL) {
         rare->earlier_summaries = g_array_new(FALSE, FALSE, sizeof(ts_summary));
         rare->zeek_starts = g_array_new(FALSE, FALSE, sizeof(guint32));
@@ -592,8 +271,7 @@ static void new_core(conn_slot *slot, conn_hot *hot)
 
 static conn_hot *hot_for(const ts_extracted *x)
 {
-    if (x->stream >= conns->len)
-        g_array_set_size(conns, x->stream + 1);
+    conn_slots_ensure(x->stream);
     conn_slot *slot = slot_at(x->stream);
     gboolean fresh = !(slot->flags & SLOT_HAS_CORE) && slot->incarnations == 0;
     conn_hot *hot = make_hot(x->stream);
@@ -621,7 +299,7 @@ static void set_texts(guint32 stream, const ts_extracted *x, ts_role sender)
             memcmp(x->dst_addr, slot->addr[1 - ep], x->addr_len) == 0)
             from = ep;
     if (slot->flags & SLOT_RARE) {
-        conn_rare *rare = rare_for(stream);
+        conn_rare *rare = slot_rare_for(stream);
         g_free(rare->text[0]);
         g_free(rare->text[1]);
         rare->text[0] = rare->text[1] = NULL;
@@ -633,7 +311,7 @@ static void set_texts(guint32 stream, const ts_extracted *x, ts_role sender)
     }
     /* not the slot's addresses: keep the texts themselves */
     char text[80];
-    conn_rare *rare = rare_for(stream);
+    conn_rare *rare = slot_rare_for(stream);
     slot->flags &= (uint8_t)~(SLOT_TEXT | SLOT_TEXT_CB);
     endpoint_text(text, sizeof text, x->src_addr, x->addr_len, x->seg.src_port);
     rare->text[sender] = g_strdup(text);

@@ -87,6 +87,7 @@ extern gint     ts_pref_spelling;     /* ts_spelling */
 extern gint     ts_pref_time_wait_s;  /* TIME-WAIT length in seconds */
 extern ts_pref_bool ts_pref_hindsight;
 extern ts_pref_bool ts_pref_info_column; /* both states first in the Info column */
+extern guint    ts_pref_hot_connections; /* connections kept uncompressed (conn_slots.c) */
 /* A frame of this file was dissected again (tshark -2, GUI): records carry hindsight. */
 extern gboolean ts_later_pass; /* both states appended to the Info column */
 

@@ -20,7 +20,7 @@ suite=${2:?usage: chroot.sh ensure|test|shell SUITE [REGEX]}
 base=${TCPSTATE_CHROOT_DIR:-/var/cache/tcpstate}
 root=$base/chroot-$suite
 jobs=${TCPSTATE_MATRIX_JOBS:-$(nproc)}
-packages=(build-essential cmake pkg-config libglib2.0-dev wireshark-dev tshark util-linux python3
+packages=(build-essential cmake pkg-config libglib2.0-dev liblz4-dev wireshark-dev tshark util-linux python3
           xvfb xauth xdotool wireshark time file)
 # (wireshark: the Qt GUI; trixie and later have no wireshark-qt package any more)
 [ "$(id -u)" = 0 ] || { echo "chroot.sh: needs root (debootstrap, chroot, mount)" >&2; exit 77; }

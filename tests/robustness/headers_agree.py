@@ -39,10 +39,12 @@ FIELDS = ['frame.number', 'tcpstate.summary', 'tcpstate.sender', 'tcpstate.phase
 SNAPS = [54, 66]  # a cut in the TCP header, and in its options
 
 
-def run(build, pcap, headers, two_pass):
+def run(build, pcap, headers, two_pass, prefs=()):
     env = dict(os.environ, TCPSTATE_BUILD=build)
     cmd = [os.path.join(ROOT, 'tests', 'run-tshark.sh'), '-r', pcap, '-o', 'tcpstate.headers:' + headers,
            '-T', 'fields', '-E', 'occurrence=a']
+    for pref in prefs:
+        cmd += ['-o', pref]
     if two_pass:
         cmd.insert(1, '-2')
     for f in FIELDS:

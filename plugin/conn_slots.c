@@ -1,0 +1,284 @@
+/*
+ * Where the connections live between their segments: see conn_slots.h.
+ *
+ * Memory (bench/RESULTS.md "Memory the plugin adds"): what is kept for the
+ * whole file is kept small. A connection's state machine and summary
+ * (conn_hot, ~1 KB) are plain only for the last hot_max connections that had
+ * a segment (the preference tcpstate.hot_connections, 2048 unless changed);
+ * the others are the same bytes compressed with liblz4 (which libwireshark
+ * already links) against a dictionary: the first connection compressed with
+ * its core, fixed for the file, so that constant fields, states, thresholds
+ * and the like cost a reference each (about 300 bytes a connection on the
+ * bench captures). A segment of a cold connection decompresses it first, so
+ * the core sees the ts_conn it left (but for leftovers of inactive pending
+ * receives, which it never reads) and behaves as if nothing had happened.
+ */
+#include "conn_slots.h"
+
+#include <lz4.h>
+#include <string.h>
+
+/* The compressed part of a conn_hot: from `summary` up to `core` (or to the
+ * end of `core` when the slot has one); the patch list is kept beside it. */
+#define HOT_COMPRESSED_FROM offsetof(conn_hot, summary)
+#define HOT_SUMMARY_BYTES   (offsetof(conn_hot, core) - HOT_COMPRESSED_FROM)
+#define HOT_CORE_BYTES      (offsetof(conn_hot, core) + sizeof(ts_conn) - HOT_COMPRESSED_FROM)
+
+static uint8_t *hot_bytes(conn_hot *hot)
+{
+    return (uint8_t *)hot + HOT_COMPRESSED_FROM;
+}
+
+/* A cold slot's data: the patchable frames, then the compressed bytes. */
+typedef struct conn_blob {
+    uint32_t n_patchable;
+    uint32_t compressed;       /* bytes after the frames */
+    uint8_t  data[];           /* uint32_t[n_patchable], then the compressed bytes */
+} conn_blob;
+
+/* The dictionary, and the LZ4 stream state that has hashed it: copied into a
+ * working state for each compression (what lz4.h suggests where
+ * LZ4_attach_dictionary is not exported, as in Debian 12's liblz4 1.9.4). */
+static uint8_t      dict_bytes[HOT_CORE_BYTES];
+static size_t       dict_len;
+static LZ4_stream_t dict_stream, work_stream;
+
+static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
+static GHashTable *rares;         /* stream -> conn_rare */
+static guint32    *hot_ring;      /* streams made hot, oldest first (hot_max) */
+static guint       hot_max, hot_ring_head, hot_ring_len;
+static conn_hot    peeked;        /* peek_core(): the last cold core decompressed */
+static const void *peeked_blob;   /* the blob `peeked` holds, or NULL */
+
+static void free_rare(gpointer data)
+{
+    conn_rare *rare = (conn_rare *)data;
+    if (rare->earlier_summaries != NULL)
+        g_array_free(rare->earlier_summaries, TRUE);
+    if (rare->zeek_starts != NULL)
+        g_array_free(rare->zeek_starts, TRUE);
+    g_free(rare->text[0]);
+    g_free(rare->text[1]);
+    g_free(rare);
+}
+
+void conn_slots_init(guint hot)
+{
+    conns = g_array_new(FALSE, TRUE, sizeof(conn_slot));
+    rares = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_rare);
+    hot_max = hot > 0 ? hot : 1;
+    hot_ring = g_new(guint32, hot_max);
+    hot_ring_head = hot_ring_len = 0;
+    dict_len = 0;
+    peeked_blob = NULL;
+}
+
+static void free_slot_data(conn_slot *slot)
+{
+    if (slot->data != NULL && (slot->flags & SLOT_HOT))
+        patch_clear(&((conn_hot *)slot->data)->patch);
+    g_free(slot->data);
+    slot->data = NULL;
+}
+
+void conn_slots_cleanup(void)
+{
+    if (conns != NULL) {
+        for (guint i = 0; i < conns->len; i++)
+            free_slot_data(&g_array_index(conns, conn_slot, i));
+        g_array_free(conns, TRUE);
+    }
+    if (rares != NULL)
+        g_hash_table_destroy(rares);
+    g_free(hot_ring);
+    conns = NULL;
+    rares = NULL;
+    hot_ring = NULL;
+    peeked_blob = NULL;
+}
+
+guint32 conn_slots_count(void)
+{
+    return conns != NULL ? conns->len : 0;
+}
+
+void conn_slots_ensure(guint32 stream)
+{
+    if (stream >= conns->len)
+        g_array_set_size(conns, stream + 1);
+}
+
+conn_slot *slot_at(guint32 stream)
+{
+    return &g_array_index(conns, conn_slot, stream);
+}
+
+/* ---- compressing ------------------------------------------------------------------ */
+
+/* Decompresses the first `bytes` of a cold slot's conn_hot bytes (summary,
+ * entered_ns and, with SLOT_HAS_CORE, the core) to `out`: a view needs only
+ * the summary, so decoding stops there. Bytes compressed
+ * before the dictionary was set never refer to it, so they decompress the
+ * same with it. */
+static void decompress_slot(const conn_slot *slot, uint8_t *out, size_t bytes)
+{
+    const conn_blob *blob = (const conn_blob *)slot->data;
+    if (blob == NULL) {
+        memset(out, 0, bytes);
+        return;
+    }
+    const char *from = (const char *)blob->data + blob->n_patchable * sizeof(uint32_t);
+    int got = LZ4_decompress_safe_partial_usingDict(from, (char *)out, (int)blob->compressed, (int)bytes, (int)bytes,
+                                                    (const char *)dict_bytes, (int)dict_len);
+    g_assert(got == (int)bytes); /* our own bytes: anything else is memory corruption */
+}
+
+/* The last blob decompressed here is kept decompressed: store.c's release of
+ * finished connections looks at the oldest closed connection on every
+ * segment, and it is usually cold and still in TIME-WAIT. A blob never
+ * changes; it is only freed (forget_peeked() first). */
+static void forget_peeked(const void *blob)
+{
+    if (blob == peeked_blob)
+        peeked_blob = NULL;
+}
+
+const ts_conn *peek_core(guint32 stream)
+{
+    const conn_slot *slot = slot_at(stream);
+    if (!(slot->flags & SLOT_HAS_CORE))
+        return NULL;
+    if (slot->flags & SLOT_HOT)
+        return &((const conn_hot *)slot->data)->core;
+    if (slot->data == NULL || slot->data != peeked_blob) {
+        decompress_slot(slot, hot_bytes(&peeked), HOT_CORE_BYTES);
+        peeked_blob = slot->data;
+    }
+    return &peeked.core;
+}
+
+void slot_summary(guint32 stream, ts_summary *out)
+{
+    const conn_slot *slot = slot_at(stream);
+    if (slot->flags & SLOT_HOT)
+        memcpy(out, &((const conn_hot *)slot->data)->summary, sizeof *out);
+    else
+        decompress_slot(slot, (uint8_t *)out, sizeof *out);
+}
+
+static void make_cold(conn_slot *slot)
+{
+    static char scratch[LZ4_COMPRESSBOUND(sizeof(conn_hot))];
+    static conn_hot copy;
+    conn_hot *hot = (conn_hot *)slot->data;
+    size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
+    const uint8_t *from = hot_bytes(hot);
+    if (slot->flags & SLOT_HAS_CORE) {
+        /* The core reads a ts_pending only while it is active and clears it
+         * whole when it starts one (send_receive.c): an inactive one is left
+         * over and compresses to almost nothing once zeroed. */
+        memcpy(hot_bytes(&copy), hot_bytes(hot), bytes);
+        for (int e = 0; e < 2; e++)
+            if (!copy.core.pending[e].active) {
+                memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
+                memset(&copy.core.pending_detail[e], 0, sizeof copy.core.pending_detail[e]);
+            }
+        from = hot_bytes(&copy);
+    }
+    if (dict_len == 0 && bytes == HOT_CORE_BYTES) {
+        memcpy(dict_bytes, from, bytes);
+        dict_len = bytes;
+        LZ4_initStream(&dict_stream, sizeof dict_stream);
+        LZ4_loadDict(&dict_stream, (const char *)dict_bytes, (int)dict_len);
+    }
+    int n;
+    if (dict_len != 0) {
+        memcpy(&work_stream, &dict_stream, sizeof work_stream);
+        n = LZ4_compress_fast_continue(&work_stream, (const char *)from, scratch, (int)bytes, (int)sizeof scratch, 1);
+    } else {
+        n = LZ4_compress_default((const char *)from, scratch, (int)bytes, (int)sizeof scratch);
+    }
+    g_assert(n > 0); /* the scratch is LZ4's bound: it cannot fail */
+    uint32_t np = hot->patch.len;
+    conn_blob *blob = (conn_blob *)g_malloc(sizeof(conn_blob) + np * sizeof(uint32_t) + (size_t)n);
+    blob->n_patchable = np;
+    blob->compressed = (uint32_t)n;
+    if (np > 0)
+        memcpy(blob->data, patch_frames(&hot->patch), np * sizeof(uint32_t));
+    memcpy(blob->data + np * sizeof(uint32_t), scratch, (size_t)n);
+    patch_clear(&hot->patch);
+    g_free(hot);
+    slot->data = blob;
+    slot->flags &= (uint8_t)~SLOT_HOT;
+}
+
+/* A cold slot made hot, outside the hot ring. */
+static conn_hot *decompress_to_hot(conn_slot *slot)
+{
+    conn_hot *hot = g_new0(conn_hot, 1);
+    if (slot->data != NULL) {
+        const conn_blob *blob = (const conn_blob *)slot->data;
+        decompress_slot(slot, hot_bytes(hot), (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
+        const uint32_t *frames = (const uint32_t *)(const void *)blob->data;
+        for (uint32_t i = 0; i < blob->n_patchable; i++)
+            patch_append(&hot->patch, frames[i]);
+        forget_peeked(slot->data);
+        g_free(slot->data);
+    }
+    slot->data = hot;
+    slot->flags |= SLOT_HOT;
+    return hot;
+}
+
+conn_hot *make_hot(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (slot->flags & SLOT_HOT)
+        return (conn_hot *)slot->data;
+    conn_hot *hot = decompress_to_hot(slot);
+
+    if (hot_ring_len == hot_max) {
+        guint32 old = hot_ring[hot_ring_head];
+        hot_ring_head = (hot_ring_head + 1) % hot_max;
+        hot_ring_len--;
+        conn_slot *old_slot = slot_at(old);
+        if (old != stream && (old_slot->flags & SLOT_HOT))
+            make_cold(old_slot);
+    }
+    hot_ring[(hot_ring_head + hot_ring_len) % hot_max] = stream;
+    hot_ring_len++;
+    return hot;
+}
+
+void release_core(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (!(slot->flags & SLOT_HAS_CORE))
+        return;
+    gboolean was_cold = !(slot->flags & SLOT_HOT);
+    conn_hot *hot = was_cold ? decompress_to_hot(slot) : (conn_hot *)slot->data;
+    patch_clear(&hot->patch);
+    memset(&hot->core, 0, sizeof hot->core);
+    slot->flags &= (uint8_t)~SLOT_HAS_CORE;
+    if (was_cold)
+        make_cold(slot);
+}
+
+/* ---- the rare extras ---------------------------------------------------------------- */
+
+conn_rare *slot_rare_for(guint32 stream)
+{
+    conn_slot *slot = slot_at(stream);
+    if (slot->flags & SLOT_RARE)
+        return (conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream));
+    conn_rare *rare = g_new0(conn_rare, 1);
+    g_hash_table_insert(rares, GUINT_TO_POINTER(stream), rare);
+    slot->flags |= SLOT_RARE;
+    return rare;
+}
+
+const conn_rare *slot_rare(guint32 stream)
+{
+    const conn_slot *slot = slot_at(stream);
+    return (slot->flags & SLOT_RARE) ? (const conn_rare *)g_hash_table_lookup(rares, GUINT_TO_POINTER(stream)) : NULL;
+}
