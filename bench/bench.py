@@ -174,7 +174,7 @@ def plugin_sizes(build_dir):
                                 check=True).stdout.split()
         exe = os.path.join(build_dir, "tcpstate_sizes")
         subprocess.run(["cc", "-DHAVE_SSIZE_T"] + cflags + ["-I" + os.path.join(ROOT, "include"),
-                        "-I" + os.path.join(ROOT, "plugin"), "-o", exe, os.path.join(HERE, "sizes.c")],
+                        "-I" + os.path.join(ROOT, "plugin"), "-I" + os.path.join(ROOT, "core"), "-o", exe, os.path.join(HERE, "sizes.c")],
                        capture_output=True, text=True, check=True)
         return subprocess.run([exe], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "tcpstate/tcpstate.h"
+#include "tcpstate_internal.h" /* the core's own benchmark: sizes and pools of ts_conn */
 #include "synth.h"
 
 static double now_s(void)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "tcpstate_plugin.h"
+#include "tcpstate_internal.h" /* sizeof(ts_conn): opaque to the plugin */
 
 int main(void)
 {

@@ -467,3 +467,27 @@ bool ts_conn_finished(const ts_conn *conn)
            is_closed_state(conn->ep[1].state) && conn->ep[0].state != TS_LISTEN &&
            conn->ep[1].state != TS_LISTEN;
 }
+
+size_t ts_conn_size(void)
+{
+    return sizeof(ts_conn);
+}
+
+uint32_t ts_conn_incarnation(const ts_conn *conn)
+{
+    return conn->incarnation;
+}
+
+void ts_conn_compact(ts_conn *conn)
+{
+    /* A ts_pending and its detail are read only while it is active, and
+     * rewritten when one starts (start_pending; the detail's `after` is read
+     * only once has_after says it was written): an inactive one is a
+     * leftover. robustness.cold_agree compares connections kept plain with
+     * connections compacted and compressed between every segment. */
+    for (int e = 0; e < 2; e++)
+        if (!conn->pending[e].active) {
+            memset(&conn->pending[e], 0, sizeof conn->pending[e]);
+            memset(&conn->pending_detail[e], 0, sizeof conn->pending_detail[e]);
+        }
+}

@@ -8,6 +8,101 @@
 #include "tcpstate/conn_summary.h"
 #include "tcpstate/tcpstate.h"
 
+/* The layout of the state machine, behind the opaque ts_conn of the public
+ * header. */
+
+/* One endpoint machine. Sequence numbers are raw; comparisons use serial
+ * arithmetic so that wrapping past 2^32 is harmless (RFC 9293 3.4). */
+typedef struct ts_endpoint {
+    uint8_t  state;
+    uint8_t  passive;        /* opened from LISTEN: a RST in SYN-RECEIVED returns it there */
+    uint8_t  isn_known;
+    uint8_t  fin_sent;
+    uint8_t  peer_fin_seen;  /* the peer's FIN has been received */
+    uint8_t  ack_due;        /* received a SYN or FIN not yet acknowledged: 1 SYN, 2 FIN */
+    uint8_t  rcv_known;
+    uint8_t  wscale_opt;     /* our SYN's Window Scale shift + 1; 0: none (RFC 7323 2.2) */
+    uint32_t isn;            /* our initial sequence number */
+    uint32_t snd_nxt;        /* highest sequence number sent + 1 */
+    uint32_t fin_seq;        /* sequence number of our FIN */
+    uint32_t rcv_nxt;        /* next in-order sequence number expected from the peer */
+    uint32_t highest_ack;    /* highest ack we have sent */
+    uint32_t window;         /* last window we advertised, scaled */
+    int64_t  time_wait_end_ns;
+} ts_endpoint;
+
+/* A receive whose effect on its receiver is not yet confirmed by the receiver's
+ * own segments: kept so that later evidence can take it back (one per direction).
+ * What most segments read (is one active, does this ACK confirm it) is here;
+ * what only taking it back needs is in its ts_pending_detail. */
+typedef struct ts_pending {
+    uint8_t  active;
+    uint8_t  kind;           /* what it carried: see tcpstate.c */
+    uint8_t  state_before;   /* receiver's state before it */
+    uint8_t  deferred;       /* taken back, to be applied after the receiver's next segment */
+    uint8_t  held;           /* a FIN beyond a hole: applied when the hole fills */
+    uint8_t  has_after;      /* a later receive from the same sender stands on it (detail.after) */
+    uint32_t id;
+    uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
+    uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
+    uint32_t acked_ctl;      /* for a bare ACK: the peer control it acknowledged */
+    uint32_t hole_at;        /* held: the first number the receiver is missing (its own ACK) */
+    uint32_t held_since;     /* held: the first segment shown without it */
+} ts_pending;
+
+typedef struct ts_pending_detail {
+    ts_endpoint rx_before;   /* receiver before it, to take it back */
+    ts_segment  seg;         /* the segment, to apply it late */
+    ts_segment  after;       /* the sender's next segment that changed the receiver's
+                                state on top of it: replayed if it is taken back */
+    uint8_t     after_from;  /* the receiver's state just before `after` */
+} ts_pending_detail;
+
+/* A loss concluded from a retransmission (a SYN or FIN sent again before any
+ * acknowledgment), until its receiver's answer to the retransmission says
+ * whether it had the first one after all (its own ACK was what got lost). */
+typedef struct ts_resend_check {
+    uint8_t  active;
+    uint8_t  timestamps;     /* both transmissions carried Timestamps */
+    uint32_t original_id;    /* the segment taken as lost */
+    uint32_t since_id;       /* the first annotation that correction rewrote */
+    uint32_t ctl_seq;        /* the SYN's or FIN's sequence number */
+    uint32_t original_tsval;
+    uint32_t resend_tsval;
+    uint32_t after_id;       /* a later receive replayed when it was taken back (0: none) */
+    uint8_t  after_from;     /* the receiver's state just before after_id, as first shown */
+} ts_resend_check;
+
+struct ts_conn {
+    /* What every segment reads or writes comes first, together: a capture
+     * interleaves many connections, and each segment should cost its
+     * connection as few cache lines as can be. What only rare cases read
+     * (the details of the pending receives above all) follows. */
+    ts_endpoint ep[2];        /* by endpoint: [0] A, [1] B */
+    uint8_t     started;
+    uint8_t     client_is_b;  /* role of endpoint B */
+    uint8_t     mid_stream;   /* roles guessed: capture began mid-connection */
+    uint8_t     seen_from;    /* bit per endpoint: segments seen */
+    uint8_t     simultaneous_open;
+    uint8_t     first_fin_by; /* 0 none, 1 + endpoint that sent the first FIN */
+    uint8_t     first_syn_by; /* 0 none, 1 + endpoint that sent the first SYN */
+    uint8_t     synack_count; /* SYN-ACKs in this incarnation (steps 3 and 4 of a simultaneous open) */
+    uint8_t     sack_permitted; /* bit per endpoint: its SYN offered SACK (RFC 2018 2) */
+    uint32_t    segments;
+    uint32_t    incarnation;  /* connections so far on these ports */
+    uint32_t    listener_assumed_since; /* the segment from which the SYN's receiver was
+                                           taken as LISTEN (0: not assumed) */
+    ts_pending  pending[2];   /* by sending endpoint */
+    ts_segment  last;         /* the previous segment (for a RST that answers it) */
+    ts_config   config;
+    uint8_t     bad_synack_ack_valid;
+    uint32_t    bad_synack_ack; /* ack of the last unacceptable ACK or SYN-ACK in
+                                   SYN-SENT (figure 8): our RST answers it */
+    ts_pending_detail pending_detail[2]; /* of pending[], read only to take one back or apply it late */
+    ts_resend_check resend_check[2];     /* by sending endpoint */
+};
+
+
 /* The window a segment advertises, in bytes. RFC 7323 2.2-2.3: the Window
  * field of a SYN is never scaled; the others are shifted left by the
  * sender's Window Scale option only when both SYNs carried the option,

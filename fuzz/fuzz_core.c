@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "tcpstate/tcpstate.h"
+#include "tcpstate_internal.h" /* white-box: the invariants read the machine's fields */
 
 /* The connection summary (Zeek conn_state/history), when the core has it:
  * fed every annotated segment, as the plugin does. */

@@ -19,10 +19,12 @@
 #include <string.h>
 
 /* The compressed part of a conn_hot: from `summary` up to `core` (or to the
- * end of `core` when the slot has one); the patch list is kept beside it. */
+ * end of `core` when the slot has one); the patch list is kept beside it.
+ * The core's size is the core's to say (ts_conn_size). */
 #define HOT_COMPRESSED_FROM offsetof(conn_hot, summary)
 #define HOT_SUMMARY_BYTES   (offsetof(conn_hot, core) - HOT_COMPRESSED_FROM)
-#define HOT_CORE_BYTES      (offsetof(conn_hot, core) + sizeof(ts_conn) - HOT_COMPRESSED_FROM)
+static size_t hot_size;       /* sizeof(conn_hot) + ts_conn_size() */
+static size_t hot_core_bytes; /* compressed bytes of a slot with a core */
 
 static uint8_t *hot_bytes(conn_hot *hot)
 {
@@ -39,15 +41,18 @@ typedef struct conn_blob {
 /* The dictionary, and the LZ4 stream state that has hashed it: copied into a
  * working state for each compression (what lz4.h suggests where
  * LZ4_attach_dictionary is not exported, as in Debian 12's liblz4 1.9.4). */
-static uint8_t      dict_bytes[HOT_CORE_BYTES];
+static uint8_t     *dict_bytes;  /* hot_core_bytes */
 static size_t       dict_len;
 static LZ4_stream_t dict_stream, work_stream;
+static conn_hot    *copy;        /* make_cold()'s compacted copy */
+static char        *scratch;     /* make_cold()'s output */
+static int          scratch_size;
 
 static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
 static GHashTable *rares;         /* stream -> conn_rare */
 static guint32    *hot_ring;      /* streams made hot, oldest first (hot_max) */
 static guint       hot_max, hot_ring_head, hot_ring_len;
-static conn_hot    peeked;        /* peek_core(): the last cold core decompressed */
+static conn_hot   *peeked;        /* peek_core(): the last cold core decompressed */
 static const void *peeked_blob;   /* the blob `peeked` holds, or NULL */
 
 static void free_rare(gpointer data)
@@ -69,7 +74,14 @@ void conn_slots_init(guint hot)
     hot_max = hot > 0 ? hot : 1;
     hot_ring = g_new(guint32, hot_max);
     hot_ring_head = hot_ring_len = 0;
+    hot_size = sizeof(conn_hot) + ts_conn_size();
+    hot_core_bytes = hot_size - HOT_COMPRESSED_FROM;
+    dict_bytes = g_malloc(hot_core_bytes);
     dict_len = 0;
+    copy = g_malloc0(hot_size);
+    peeked = g_malloc0(hot_size);
+    scratch_size = LZ4_compressBound((int)hot_size);
+    scratch = g_malloc((gsize)scratch_size);
     peeked_blob = NULL;
 }
 
@@ -91,9 +103,16 @@ void conn_slots_cleanup(void)
     if (rares != NULL)
         g_hash_table_destroy(rares);
     g_free(hot_ring);
+    g_free(dict_bytes);
+    g_free(copy);
+    g_free(peeked);
+    g_free(scratch);
     conns = NULL;
     rares = NULL;
     hot_ring = NULL;
+    dict_bytes = NULL;
+    copy = peeked = NULL;
+    scratch = NULL;
     peeked_blob = NULL;
 }
 
@@ -149,12 +168,12 @@ const ts_conn *peek_core(guint32 stream)
     if (!(slot->flags & SLOT_HAS_CORE))
         return NULL;
     if (slot->flags & SLOT_HOT)
-        return &((const conn_hot *)slot->data)->core;
+        return hot_core((conn_hot *)slot->data);
     if (slot->data == NULL || slot->data != peeked_blob) {
-        decompress_slot(slot, hot_bytes(&peeked), HOT_CORE_BYTES);
+        decompress_slot(slot, hot_bytes(peeked), hot_core_bytes);
         peeked_blob = slot->data;
     }
-    return &peeked.core;
+    return hot_core(peeked);
 }
 
 void slot_summary(guint32 stream, ts_summary *out)
@@ -168,24 +187,17 @@ void slot_summary(guint32 stream, ts_summary *out)
 
 static void make_cold(conn_slot *slot)
 {
-    static char scratch[LZ4_COMPRESSBOUND(sizeof(conn_hot))];
-    static conn_hot copy;
     conn_hot *hot = (conn_hot *)slot->data;
-    size_t bytes = (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES;
+    size_t bytes = (slot->flags & SLOT_HAS_CORE) ? hot_core_bytes : HOT_SUMMARY_BYTES;
     const uint8_t *from = hot_bytes(hot);
     if (slot->flags & SLOT_HAS_CORE) {
-        /* The core reads a ts_pending only while it is active and clears it
-         * whole when it starts one (send_receive.c): an inactive one is left
-         * over and compresses to almost nothing once zeroed. */
-        memcpy(hot_bytes(&copy), hot_bytes(hot), bytes);
-        for (int e = 0; e < 2; e++)
-            if (!copy.core.pending[e].active) {
-                memset(&copy.core.pending[e], 0, sizeof copy.core.pending[e]);
-                memset(&copy.core.pending_detail[e], 0, sizeof copy.core.pending_detail[e]);
-            }
-        from = hot_bytes(&copy);
+        /* What the core will not read again is zeroed in a copy, and
+         * compresses to almost nothing. */
+        memcpy(hot_bytes(copy), hot_bytes(hot), bytes);
+        ts_conn_compact(hot_core(copy));
+        from = hot_bytes(copy);
     }
-    if (dict_len == 0 && bytes == HOT_CORE_BYTES) {
+    if (dict_len == 0 && bytes == hot_core_bytes) {
         memcpy(dict_bytes, from, bytes);
         dict_len = bytes;
         LZ4_initStream(&dict_stream, sizeof dict_stream);
@@ -194,9 +206,9 @@ static void make_cold(conn_slot *slot)
     int n;
     if (dict_len != 0) {
         memcpy(&work_stream, &dict_stream, sizeof work_stream);
-        n = LZ4_compress_fast_continue(&work_stream, (const char *)from, scratch, (int)bytes, (int)sizeof scratch, 1);
+        n = LZ4_compress_fast_continue(&work_stream, (const char *)from, scratch, (int)bytes, scratch_size, 1);
     } else {
-        n = LZ4_compress_default((const char *)from, scratch, (int)bytes, (int)sizeof scratch);
+        n = LZ4_compress_default((const char *)from, scratch, (int)bytes, scratch_size);
     }
     g_assert(n > 0); /* the scratch is LZ4's bound: it cannot fail */
     uint32_t np = hot->patch.len;
@@ -215,10 +227,10 @@ static void make_cold(conn_slot *slot)
 /* A cold slot made hot, outside the hot ring. */
 static conn_hot *decompress_to_hot(conn_slot *slot)
 {
-    conn_hot *hot = g_new0(conn_hot, 1);
+    conn_hot *hot = g_malloc0(hot_size);
     if (slot->data != NULL) {
         const conn_blob *blob = (const conn_blob *)slot->data;
-        decompress_slot(slot, hot_bytes(hot), (slot->flags & SLOT_HAS_CORE) ? HOT_CORE_BYTES : HOT_SUMMARY_BYTES);
+        decompress_slot(slot, hot_bytes(hot), (slot->flags & SLOT_HAS_CORE) ? hot_core_bytes : HOT_SUMMARY_BYTES);
         const uint32_t *frames = (const uint32_t *)(const void *)blob->data;
         for (uint32_t i = 0; i < blob->n_patchable; i++)
             patch_append(&hot->patch, frames[i]);
@@ -258,7 +270,7 @@ void release_core(guint32 stream)
     gboolean was_cold = !(slot->flags & SLOT_HOT);
     conn_hot *hot = was_cold ? decompress_to_hot(slot) : (conn_hot *)slot->data;
     patch_clear(&hot->patch);
-    memset(&hot->core, 0, sizeof hot->core);
+    memset(hot->core, 0, ts_conn_size());
     slot->flags &= (uint8_t)~SLOT_HAS_CORE;
     if (was_cold)
         make_cold(slot);

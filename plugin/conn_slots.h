@@ -17,8 +17,13 @@ typedef struct conn_hot {
     patch_list patch;         /* frames a correction may rewrite */
     ts_summary summary;
     int64_t    entered_ns[2]; /* by role: when the current state began */
-    ts_conn    core;          /* the state machine (with SLOT_HAS_CORE) */
+    int64_t    core[];        /* ts_conn_size() bytes: the state machine (with SLOT_HAS_CORE) */
 } conn_hot;
+
+static inline ts_conn *hot_core(conn_hot *hot)
+{
+    return (ts_conn *)(void *)hot->core;
+}
 
 enum {
     SLOT_HOT       = 1u << 0, /* data is a conn_hot, else compressed (or NULL) */

@@ -257,7 +257,7 @@ static void inherit_from_previous(conn_hot *hot, const ts_extracted *x, uint32_t
         int64_t tw_end = 0;
         ts_state state = ts_conn_endpoint_state(old_core, old_e, x->seg.time_ns, &tw_end);
         if (state == TS_TIME_WAIT)
-            ts_conn_inherit(&hot->core, e, state, tw_end);
+            ts_conn_inherit(hot_core(hot), e, state, tw_end);
     }
 }
 
@@ -265,7 +265,7 @@ static void inherit_from_previous(conn_hot *hot, const ts_extracted *x, uint32_t
 static void new_core(conn_slot *slot, conn_hot *hot)
 {
     ts_config config = {.time_wait_ns = (int64_t)ts_pref_time_wait_s * 1000000000};
-    ts_conn_init(&hot->core, &config);
+    ts_conn_init(hot_core(hot), &config);
     slot->flags |= SLOT_HAS_CORE;
 }
 
@@ -365,7 +365,7 @@ static void apply_correction(conn_hot *hot, const ts_correction *corr, uint32_t 
  * receive the core can still take back. */
 static void track_patchable(conn_hot *hot, uint32_t frame)
 {
-    uint32_t since = ts_conn_correctable_since(&hot->core);
+    uint32_t since = ts_conn_correctable_since(hot_core(hot));
     if (since == UINT32_MAX) {
         if (hot->patch.len != 0 || hot->patch.cap != 0)
             patch_clear(&hot->patch);
@@ -422,15 +422,15 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
 
     ts_annotation a;
     ts_correction corr[TS_MAX_CORRECTIONS];
-    gboolean was_finished = ts_conn_finished(&hot->core);
-    ts_conn_step(&hot->core, &seg, &a, corr);
+    gboolean was_finished = ts_conn_finished(hot_core(hot));
+    ts_conn_step(hot_core(hot), &seg, &a, corr);
     ts_summary finished;
     if (ts_summary_update(&hot->summary, &seg, &a, &finished)) /* conn.c */
         keep_finished_summary(x->stream, &finished, frame);
-    if (hot->core.incarnation != slot->incarnations) {
+    if (ts_conn_incarnation(hot_core(hot)) != slot->incarnations) {
         /* Roles are fixed per connection: name each end by its role. */
-        ts_role sender = ts_conn_role_of(&hot->core, seg.from_b);
-        slot->incarnations = hot->core.incarnation;
+        ts_role sender = ts_conn_role_of(hot_core(hot), seg.from_b);
+        slot->incarnations = ts_conn_incarnation(hot_core(hot));
         set_texts(x->stream, x, sender);
         hot->entered_ns[0] = hot->entered_ns[1] = 0;
     }
@@ -472,7 +472,7 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
             apply_correction(hot, &corr[i], frame);
     track_patchable(hot, frame);
 
-    if (!was_finished && ts_conn_finished(&hot->core)) {
+    if (!was_finished && ts_conn_finished(hot_core(hot))) {
         guint32 stream = x->stream;
         g_array_append_val(closing, stream);
     }

@@ -12,6 +12,7 @@
 
 #include "tcpstate/conn_summary.h"
 #include "tcpstate/tcpstate.h"
+#include "tcpstate_internal.h" /* the scenario holds a ts_conn by value */
 
 enum { A = 0, B = 1 };
 #define F_ TS_TH_FIN

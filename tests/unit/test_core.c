@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tcpstate/tcpstate.h"
+#include "tcpstate_internal.h" /* the fixture holds a ts_conn by value */
 
 enum { C = 0, S = 1 }; /* from_b: the client sends first, so it is endpoint A */
 #define SYN TS_TH_SYN
