@@ -8,6 +8,58 @@
 
 #include <string.h>
 
+/* ---- the teardown, cell by cell ------------------------------------------ */
+
+/* What the three events of a close do to an endpoint, by its state: it sends
+ * its FIN (the user's CLOSE, RFC 9293 3.10.4), the peer acknowledges that FIN
+ * (3.10.7.4 fifth step), the peer's FIN arrives in sequence (eighth step).
+ * STAY: the event does not move that state. The seed's four steps are the
+ * diagonal: ESTABLISHED -FIN-> FIN-WAIT-1 -ACK-> FIN-WAIT-2 -FIN-> TIME-WAIT
+ * on one side, ESTABLISHED -FIN-> CLOSE-WAIT -FIN-> LAST-ACK -ACK-> CLOSED on
+ * the other. */
+enum { FIN_SENT, FIN_ACKED, FIN_RECEIVED, TEARDOWN_EVENTS };
+#define STAY TS_STATE_COUNT
+
+static const uint8_t teardown[TS_STATE_COUNT][TEARDOWN_EVENTS] = {
+    /*                   our FIN sent    our FIN acked   the peer's FIN */
+    /* No connection, or not yet synchronized: a FIN here is unexpected
+     * (3.10.4: CLOSE in SYN-SENT deletes the TCB, sends nothing) and a
+     * received one is dropped before the eighth step (3.10.7.1-3). */
+    [TS_CLOSED]       = {STAY,           STAY,           STAY},
+    [TS_LISTEN]       = {STAY,           STAY,           STAY},
+    [TS_SYN_SENT]     = {STAY,           STAY,           STAY},
+    /* 3.10.4: CLOSE in SYN-RECEIVED or ESTABLISHED sends a FIN and enters
+     * FIN-WAIT-1. 3.10.7.4 eighth step: a FIN there enters CLOSE-WAIT. */
+    [TS_SYN_RECEIVED] = {TS_FIN_WAIT_1,  STAY,           TS_CLOSE_WAIT},
+    [TS_ESTABLISHED]  = {TS_FIN_WAIT_1,  STAY,           TS_CLOSE_WAIT},
+    /* Fifth step: "if our FIN is now acknowledged, enter FIN-WAIT-2";
+     * eighth step: a FIN before that enters CLOSING (simultaneous close). */
+    [TS_FIN_WAIT_1]   = {STAY,           TS_FIN_WAIT_2,  TS_CLOSING},
+    /* Eighth step: a FIN in FIN-WAIT-2 enters TIME-WAIT (its timer starts). */
+    [TS_FIN_WAIT_2]   = {STAY,           STAY,           TS_TIME_WAIT},
+    /* 3.10.4: CLOSE in CLOSE-WAIT sends a FIN and enters LAST-ACK. */
+    [TS_CLOSE_WAIT]   = {TS_LAST_ACK,    STAY,           STAY},
+    /* Fifth step: the ACK of our FIN in CLOSING enters TIME-WAIT... */
+    [TS_CLOSING]      = {STAY,           TS_TIME_WAIT,   STAY},
+    /* ... and in LAST-ACK deletes the TCB: CLOSED. */
+    [TS_LAST_ACK]     = {STAY,           TS_CLOSED,      STAY},
+    /* A FIN again in TIME-WAIT restarts the timer (take_fin), no new state. */
+    [TS_TIME_WAIT]    = {STAY,           STAY,           STAY},
+};
+
+/* Moves `ep` by its teardown cell for `event`; false when the cell is STAY. */
+static bool teardown_step(ts_conn *conn, ts_endpoint *ep, int event, int64_t now, ts_annotation *out)
+{
+    uint8_t next = teardown[ep->state][event];
+    if (next == STAY)
+        return false;
+    if (next == TS_TIME_WAIT)
+        enter_time_wait(conn, ep, now, out);
+    else
+        ep->state = next;
+    return true;
+}
+
 /* ---- the send event ------------------------------------------------------ */
 
 static bool rst_resets(const ts_endpoint *ep, const ts_segment *seg, ts_annotation *out);
@@ -162,20 +214,8 @@ void send_effects(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *ou
                 out->notes |= TS_NOTE_DATA_AFTER_FIN;
             ep->fin_sent = 1;
             ep->fin_seq = fin_seq;
-            /* CLOSE from ESTABLISHED or SYN-RECEIVED -> FIN-WAIT-1; from
-             * CLOSE-WAIT -> LAST-ACK (RFC 9293 3.10.4). */
-            switch (ep->state) {
-            case TS_SYN_RECEIVED:
-            case TS_ESTABLISHED:
-                ep->state = TS_FIN_WAIT_1;
-                break;
-            case TS_CLOSE_WAIT:
-                ep->state = TS_LAST_ACK;
-                break;
-            default:
+            if (!teardown_step(conn, ep, FIN_SENT, seg->time_ns, out))
                 out->notes |= TS_NOTE_UNEXPECTED;
-                break;
-            }
             if (conn->first_fin_by == 0)
                 conn->first_fin_by = (uint8_t)(1 + s);
         }
@@ -218,21 +258,7 @@ static void take_fin(ts_conn *conn, ts_endpoint *ep, uint32_t fin_seq, int64_t n
     ep->ack_due = ACK_DUE_FIN;
     ep->rcv_known = 1;
     ep->rcv_nxt = fin_seq + 1u;
-    switch (ep->state) {
-    case TS_SYN_RECEIVED:
-    case TS_ESTABLISHED:
-        ep->state = TS_CLOSE_WAIT;
-        break;
-    case TS_FIN_WAIT_1:
-        /* Our FIN not acknowledged yet (else we would be FIN-WAIT-2 by now). */
-        ep->state = TS_CLOSING;
-        break;
-    case TS_FIN_WAIT_2:
-        enter_time_wait(conn, ep, now, out);
-        break;
-    default:
-        break; /* CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: remain */
-    }
+    teardown_step(conn, ep, FIN_RECEIVED, now, out);
 }
 
 /* RST in a synchronized state (RFC 9293 3.10.7.4 first step, with the RFC 5961
@@ -368,31 +394,17 @@ void receive_effects(ts_conn *conn, int r, const ts_segment *seg, ts_annotation 
     if (!has(seg, TS_TH_ACK))
         return; /* fifth step: without ACK, drop */
 
-    /* Fifth step, the ACK. */
-    switch (ep->state) {
-    case TS_SYN_RECEIVED:
+    /* Fifth step, the ACK: in SYN-RECEIVED it must acknowledge our SYN
+     * (else it would be answered by a RST); after our FIN, the teardown's
+     * cells. In LAST-ACK that deletes the connection: nothing more is read. */
+    if (ep->state == TS_SYN_RECEIVED) {
         if (!ack_acceptable(ep, seg->ack)) {
-            out->notes |= TS_NOTE_UNEXPECTED; /* would be answered by RST */
+            out->notes |= TS_NOTE_UNEXPECTED;
             return;
         }
         ep->state = TS_ESTABLISHED;
-        break;
-    case TS_FIN_WAIT_1:
-        if (acks_our_fin(ep, seg))
-            ep->state = TS_FIN_WAIT_2;
-        break;
-    case TS_CLOSING:
-        if (acks_our_fin(ep, seg))
-            enter_time_wait(conn, ep, now, out);
-        break;
-    case TS_LAST_ACK:
-        if (acks_our_fin(ep, seg)) {
-            ep->state = TS_CLOSED;
-            return;
-        }
-        break;
-    default:
-        break;
+    } else if (acks_our_fin(ep, seg) && teardown_step(conn, ep, FIN_ACKED, now, out) && ep->state == TS_CLOSED) {
+        return;
     }
 
     /* Seventh step, the text. */
