@@ -448,17 +448,36 @@ ts_role ts_conn_role_of(const ts_conn *conn, int endpoint)
     return role_of(conn, endpoint);
 }
 
+bool ts_conn_forgettable_from(const ts_conn *conn, int64_t *from_ns)
+{
+    int64_t from = INT64_MIN;
+    for (int e = 0; e < 2; e++) {
+        const ts_endpoint *ep = &conn->ep[e];
+        /* Each end CLOSED, or in TIME-WAIT until its end (ts_conn_endpoint_state). */
+        if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0) {
+            if (ep->time_wait_end_ns > from)
+                from = ep->time_wait_end_ns;
+        } else if (ep->state != TS_CLOSED) {
+            return false;
+        }
+        /* A RST that closed its receiver may yet meet the receiver's proof of
+         * life (it never arrived) until the sender's retransmission timer,
+         * at most RFC 6298's cap, has run out. */
+        const ts_pending *p = &conn->pending[e];
+        if (p->active && p->kind == PENDING_RESET) {
+            int64_t until = ts_time_add(conn->pending_detail[e].seg.time_ns, RTO_MAX_NS);
+            if (until > from)
+                from = until;
+        }
+    }
+    *from_ns = from;
+    return true;
+}
+
 bool ts_conn_forgettable(const ts_conn *conn, int64_t now_ns)
 {
-    for (int e = 0; e < 2; e++) {
-        const ts_pending *p = &conn->pending[e];
-        if (p->active && p->kind == PENDING_RESET &&
-            now_ns < ts_time_add(conn->pending_detail[e].seg.time_ns, RTO_MAX_NS))
-            return false;
-        if (ts_conn_endpoint_state(conn, e, now_ns, NULL) != TS_CLOSED)
-            return false;
-    }
-    return true;
+    int64_t from;
+    return ts_conn_forgettable_from(conn, &from) && now_ns >= from;
 }
 
 bool ts_conn_finished(const ts_conn *conn)

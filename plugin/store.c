@@ -21,8 +21,22 @@
 #include "conn_slots.h"
 #include "frames.h"
 
-static GArray *closing;       /* streams whose ends are both closed, in order */
-static guint   closing_head;
+/* Connections whose ends are both closed, waiting until the core may forget
+ * them: one queue for those that wait out TIME-WAIT, one for those that wait
+ * longer (a RST whose receiver may yet show itself alive: 120 s). Each is in
+ * the order the connections finished, which is about the order they become
+ * forgettable; in one queue, every TIME-WAIT would wait behind the resets'
+ * 120 s (no core was released in a 100-s, 10^7-packet bench capture). */
+typedef struct closing_entry {
+    gint64  from;   /* ts_conn_forgettable_from() when queued */
+    guint32 stream;
+} closing_entry;
+typedef struct closing_queue {
+    GArray *entries; /* closing_entry */
+    guint   head;
+} closing_queue;
+enum { CLOSING_TIME_WAIT, CLOSING_LATE, CLOSING_QUEUES };
+static closing_queue closing[CLOSING_QUEUES];
 static guint32 generation;    /* counts store changes: views older than it are stale */
 static guint32 store_epoch;   /* counts files: a view's endpoint texts are from this one */
 
@@ -34,8 +48,10 @@ void ts_store_init(void)
 {
     ts_frames_init();
     conn_slots_init(ts_pref_hot_connections);
-    closing = g_array_new(FALSE, FALSE, sizeof(guint32));
-    closing_head = 0;
+    for (int q = 0; q < CLOSING_QUEUES; q++) {
+        closing[q].entries = g_array_new(FALSE, FALSE, sizeof(closing_entry));
+        closing[q].head = 0;
+    }
     ports_cap = 1024;
     ports_used = 0;
     ports_table = g_new0(guint32, ports_cap);
@@ -47,10 +63,12 @@ void ts_store_cleanup(void)
 {
     conn_slots_cleanup();
     ts_frames_cleanup();
-    if (closing != NULL)
-        g_array_free(closing, TRUE);
+    for (int q = 0; q < CLOSING_QUEUES; q++) {
+        if (closing[q].entries != NULL)
+            g_array_free(closing[q].entries, TRUE);
+        closing[q].entries = NULL;
+    }
     g_free(ports_table);
-    closing = NULL;
     ports_table = NULL;
     ports_cap = ports_used = 0;
     generation++;
@@ -376,26 +394,41 @@ static void track_patchable(conn_hot *hot, uint32_t frame)
         patch_append(&hot->patch, frame);
 }
 
-/* Free the state machines of connections whose ends have both been CLOSED
- * (TIME-WAIT over) by `now`: memory stays bounded on long captures. */
+/* Queue a connection that has just finished (both ends closed). */
+static void queue_finished(guint32 stream, const ts_conn *core, int64_t now)
+{
+    closing_entry entry = {.stream = stream};
+    if (!ts_conn_forgettable_from(core, &entry.from))
+        return; /* never, unless a later segment changes it: queued again when it finishes */
+    int64_t time_wait_end;
+    gboolean late = !__builtin_add_overflow(now, (int64_t)ts_pref_time_wait_s * 1000000000, &time_wait_end) &&
+                    entry.from > time_wait_end;
+    g_array_append_val(closing[late ? CLOSING_LATE : CLOSING_TIME_WAIT].entries, entry);
+}
+
+/* Free the state machines of connections the core may forget by `now`
+ * (both ends CLOSED, TIME-WAIT over): memory stays bounded on long captures. */
 static void release_finished(int64_t now)
 {
-    while (closing_head < closing->len) {
-        guint32 stream = g_array_index(closing, guint32, closing_head);
-        const ts_conn *core = peek_core(stream);
-        if (core != NULL) {
-            if (!ts_conn_finished(core))
-                ; /* reopened since: it is queued again when it finishes */
-            else if (!ts_conn_forgettable(core, now))
-                break; /* the queue is in closing order: the rest are younger */
+    for (int q = 0; q < CLOSING_QUEUES; q++) {
+        closing_queue *queue = &closing[q];
+        while (queue->head < queue->entries->len) {
+            closing_entry entry = g_array_index(queue->entries, closing_entry, queue->head);
+            if (now < entry.from)
+                break; /* the rest finished later: not yet either */
+            queue->head++;
+            const ts_conn *core = peek_core(entry.stream);
+            if (core == NULL || !ts_conn_finished(core))
+                continue; /* released, or reopened since: queued again when it finishes */
+            if (ts_conn_forgettable(core, now))
+                release_core(entry.stream);
             else
-                release_core(stream);
+                queue_finished(entry.stream, core, now); /* a later segment moved its end */
         }
-        closing_head++;
-    }
-    if (closing_head > 4096 && closing_head * 2 > closing->len) {
-        g_array_remove_range(closing, 0, closing_head);
-        closing_head = 0;
+        if (queue->head > 4096 && queue->head * 2 > queue->entries->len) {
+            g_array_remove_range(queue->entries, 0, queue->head);
+            queue->head = 0;
+        }
     }
 }
 
@@ -472,10 +505,8 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
             apply_correction(hot, &corr[i], frame);
     track_patchable(hot, frame);
 
-    if (!was_finished && ts_conn_finished(hot_core(hot))) {
-        guint32 stream = x->stream;
-        g_array_append_val(closing, stream);
-    }
+    if (!was_finished && ts_conn_finished(hot_core(hot)))
+        queue_finished(x->stream, hot_core(hot), seg.time_ns);
     release_finished(seg.time_ns);
     return rec;
 }

@@ -213,6 +213,10 @@ ts_state ts_conn_endpoint_state(const ts_conn *conn, int endpoint, int64_t time_
  * then forget the connection. */
 bool ts_conn_forgettable(const ts_conn *conn, int64_t now_ns);
 
+/* When ts_conn_forgettable() becomes true if no further segment comes: false
+ * when it never would (an end is not closed), else true with *from_ns set. */
+bool ts_conn_forgettable_from(const ts_conn *conn, int64_t *from_ns);
+
 /* Connections so far on these ports: counts up when a segment starts a new
  * incarnation (a SYN after a close, a TIME-WAIT reopened). */
 uint32_t ts_conn_incarnation(const ts_conn *conn);

@@ -324,6 +324,40 @@ static void test_four_step_close_ends_client_time_wait_server_closed(void)
     g_assert_true(ts_conn_finished(&f.conn));
 }
 
+/* A closed connection may be forgotten once nothing later can change it: the
+ * store frees it then, and queues it by this time. */
+static void test_forgettable_from_time_wait_end_or_a_resets_retransmission_cap(void)
+{
+    fixture f;
+    int64_t from = 0;
+    start(&f);
+    handshake(&f);
+    g_assert_false(ts_conn_forgettable_from(&f.conn, &from)); /* both open: never */
+    seg(&f, C, FIN | ACK, CISN + 1, SISN + 1, 0);
+    seg(&f, S, FIN | ACK, SISN + 1, CISN + 2, 0);
+    seg(&f, C, ACK, CISN + 2, SISN + 2, 0);
+    assert_states(&f, "TIME-WAIT", "CLOSED");
+    int64_t time_wait_end = 0;
+    ts_conn_endpoint_state(&f.conn, C, f.now, &time_wait_end);
+    g_assert_true(ts_conn_forgettable_from(&f.conn, &from));
+    g_assert_cmpint(from, ==, time_wait_end);
+    g_assert_false(ts_conn_forgettable(&f.conn, from - 1));
+    g_assert_true(ts_conn_forgettable(&f.conn, from));
+
+    /* A RST closes both at once, but its receiver may yet show itself alive
+     * until the sender's retransmission timer could have run out (120 s). */
+    fixture r;
+    start(&r);
+    handshake(&r);
+    seg(&r, C, RST, CISN + 1, 0, 0);
+    assert_states(&r, "CLOSED", "CLOSED");
+    int64_t rst_at = r.now;
+    g_assert_true(ts_conn_forgettable_from(&r.conn, &from));
+    g_assert_cmpint(from, ==, rst_at + 120000 * MS);
+    g_assert_false(ts_conn_forgettable(&r.conn, from - 1));
+    g_assert_true(ts_conn_forgettable(&r.conn, from));
+}
+
 static void test_fin_that_acks_our_fin_goes_fin_wait_1_to_time_wait(void)
 {
     fixture f;
@@ -1433,6 +1467,8 @@ int main(int argc, char **argv)
                     test_fin_the_receivers_own_retransmission_does_not_acknowledge_is_held);
     g_test_add_func("/core/hindsight/delivery-flags-give-corrected-view",
                     test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
+    g_test_add_func("/core/teardown/forgettable-from-time-wait-end-or-reset-retransmission-cap",
+                    test_forgettable_from_time_wait_end_or_a_resets_retransmission_cap);
     g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
     return g_test_run();
 }
