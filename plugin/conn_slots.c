@@ -48,6 +48,11 @@ static conn_hot    *copy;        /* make_cold()'s compacted copy */
 static char        *scratch;     /* make_cold()'s output */
 static int          scratch_size;
 
+/* tcpstate.hot_connections is taken between 1 and this (a ring of 4 MiB,
+ * and over a GiB of plain connections once full): a mistyped huge value must
+ * not make the ring's allocation abort Wireshark. */
+#define HOT_MAX_CAP (1u << 20)
+
 static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
 static GHashTable *rares;         /* stream -> conn_rare */
 static guint32    *hot_ring;      /* streams made hot, oldest first (hot_max) */
@@ -71,7 +76,7 @@ void conn_slots_init(guint hot)
 {
     conns = g_array_new(FALSE, TRUE, sizeof(conn_slot));
     rares = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_rare);
-    hot_max = hot > 0 ? hot : 1;
+    hot_max = CLAMP(hot, 1u, HOT_MAX_CAP);
     hot_ring = g_new(guint32, hot_max);
     hot_ring_head = hot_ring_len = 0;
     hot_size = sizeof(conn_hot) + ts_conn_size();

@@ -143,7 +143,8 @@ static void proto_register_tcpstate(void)
     prefs_register_uint_preference(prefs, "hot_connections", "Connections kept uncompressed",
                                    "The most recently active connections are kept as they are; the others are "
                                    "compressed (liblz4) until their next segment. More costs memory on captures "
-                                   "with many connections at once and saves a little time. Changes no annotation.",
+                                   "with many connections at once and saves a little time. Taken between 1 and 1048576. "
+                                   "Changes no annotation.",
                                    10, &ts_pref_hot_connections);
 
     register_init_routine(init_tcpstate);
