@@ -6,12 +6,15 @@
  * (conn_hot, ~1 KB) are plain only for the last hot_max connections that had
  * a segment (the preference tcpstate.hot_connections, 2048 unless changed);
  * the others are the same bytes compressed with liblz4 (which libwireshark
- * already links) against a dictionary: the first connection compressed with
- * its core, fixed for the file, so that constant fields, states, thresholds
- * and the like cost a reference each (about 300 bytes a connection on the
- * bench captures). A segment of a cold connection decompresses it first, so
- * the core sees the ts_conn it left (but for leftovers of inactive pending
- * receives, which it never reads) and behaves as if nothing had happened.
+ * already links) against a dictionary: the first DICT_CONNS connections
+ * compressed with their cores, fixed for the file, so that constant fields,
+ * states, thresholds and the like cost a reference each (about 250 bytes a
+ * connection with a core on the 10^7-packet bench capture: 277 with the first
+ * connection alone as the dictionary, 261 with 2, 247 with 16, 246 with 64;
+ * measured on the first 2*10^5 compressions, bench/RESULTS.md). A segment
+ * of a cold connection decompresses it first, so the core sees the ts_conn it
+ * left (but for leftovers of inactive pending receives, which it never reads)
+ * and behaves as if nothing had happened.
  */
 #include "conn_slots.h"
 
@@ -40,9 +43,13 @@ typedef struct conn_blob {
 
 /* The dictionary, and the LZ4 stream state that has hashed it: copied into a
  * working state for each compression (what lz4.h suggests where
- * LZ4_attach_dictionary is not exported, as in Debian 12's liblz4 1.9.4). */
-static uint8_t     *dict_bytes;  /* hot_core_bytes */
-static size_t       dict_len;
+ * LZ4_attach_dictionary is not exported, as in Debian 12's liblz4 1.9.4).
+ * It is gathered from the first DICT_CONNS connections made cold with a core
+ * (compressed without one) and hashed once it is whole. */
+#define DICT_CONNS 16
+static uint8_t     *dict_bytes;  /* DICT_CONNS * hot_core_bytes */
+static size_t       dict_len;    /* gathered so far */
+static gboolean     dict_ready;  /* dict_stream has hashed dict_bytes */
 static LZ4_stream_t dict_stream, work_stream;
 static conn_hot    *copy;        /* make_cold()'s compacted copy */
 static char        *scratch;     /* make_cold()'s output */
@@ -81,8 +88,9 @@ void conn_slots_init(guint hot)
     hot_ring_head = hot_ring_len = 0;
     hot_size = sizeof(conn_hot) + ts_conn_size();
     hot_core_bytes = hot_size - HOT_COMPRESSED_FROM;
-    dict_bytes = g_malloc(hot_core_bytes);
+    dict_bytes = g_malloc(DICT_CONNS * hot_core_bytes);
     dict_len = 0;
+    dict_ready = FALSE;
     copy = g_malloc0(hot_size);
     peeked = g_malloc0(hot_size);
     scratch_size = LZ4_compressBound((int)hot_size);
@@ -142,7 +150,7 @@ conn_slot *slot_at(guint32 stream)
 /* Decompresses the first `bytes` of a cold slot's conn_hot bytes (summary,
  * entered_ns and, with SLOT_HAS_CORE, the core) to `out`: a view needs only
  * the summary, so decoding stops there. Bytes compressed
- * before the dictionary was set never refer to it, so they decompress the
+ * before the dictionary was whole never refer to it, so they decompress the
  * same with it. */
 static void decompress_slot(const conn_slot *slot, uint8_t *out, size_t bytes)
 {
@@ -202,14 +210,17 @@ static void make_cold(conn_slot *slot)
         ts_conn_compact(hot_core(copy));
         from = hot_bytes(copy);
     }
-    if (dict_len == 0 && bytes == hot_core_bytes) {
-        memcpy(dict_bytes, from, bytes);
-        dict_len = bytes;
-        LZ4_initStream(&dict_stream, sizeof dict_stream);
-        LZ4_loadDict(&dict_stream, (const char *)dict_bytes, (int)dict_len);
+    if (!dict_ready && bytes == hot_core_bytes) {
+        memcpy(dict_bytes + dict_len, from, bytes);
+        dict_len += bytes;
+        if (dict_len == DICT_CONNS * hot_core_bytes) {
+            LZ4_initStream(&dict_stream, sizeof dict_stream);
+            LZ4_loadDict(&dict_stream, (const char *)dict_bytes, (int)dict_len);
+            dict_ready = TRUE;
+        }
     }
     int n;
-    if (dict_len != 0) {
+    if (dict_ready) {
         memcpy(&work_stream, &dict_stream, sizeof work_stream);
         n = LZ4_compress_fast_continue(&work_stream, (const char *)from, scratch, (int)bytes, scratch_size, 1);
     } else {
