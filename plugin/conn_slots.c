@@ -61,6 +61,8 @@ static int          scratch_size;
 #define HOT_MAX_CAP (1u << 20)
 
 static GArray     *conns;         /* conn_slot, indexed by tcp.stream */
+static GArray     *addrs;         /* slot_addr, by conn_slots_addr_id() */
+static GHashTable *addr_ids;      /* id + 1 (keys read from addrs) */
 static GHashTable *rares;         /* stream -> conn_rare */
 static guint32    *hot_ring;      /* streams made hot, oldest first (hot_max) */
 static guint       hot_max, hot_ring_head, hot_ring_len;
@@ -79,9 +81,31 @@ static void free_rare(gpointer data)
     g_free(rare);
 }
 
+static const slot_addr *addr_at(gconstpointer key)
+{
+    return &g_array_index(addrs, slot_addr, GPOINTER_TO_UINT(key) - 1);
+}
+
+static guint addr_hash(gconstpointer key)
+{
+    const slot_addr *a = addr_at(key);
+    guint32 h = 2166136261u ^ a->len;
+    for (uint8_t i = 0; i < a->len; i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+static gboolean addr_equal(gconstpointer x, gconstpointer y)
+{
+    const slot_addr *a = addr_at(x), *b = addr_at(y);
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
 void conn_slots_init(guint hot)
 {
     conns = g_array_new(FALSE, TRUE, sizeof(conn_slot));
+    addrs = g_array_new(FALSE, TRUE, sizeof(slot_addr));
+    addr_ids = g_hash_table_new(addr_hash, addr_equal);
     rares = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free_rare);
     hot_max = CLAMP(hot, 1u, HOT_MAX_CAP);
     hot_ring = g_new(guint32, hot_max);
@@ -115,6 +139,12 @@ void conn_slots_cleanup(void)
     }
     if (rares != NULL)
         g_hash_table_destroy(rares);
+    if (addr_ids != NULL)
+        g_hash_table_destroy(addr_ids);
+    if (addrs != NULL)
+        g_array_free(addrs, TRUE);
+    addr_ids = NULL;
+    addrs = NULL;
     g_free(hot_ring);
     g_free(dict_bytes);
     g_free(copy);
@@ -143,6 +173,27 @@ void conn_slots_ensure(guint32 stream)
 conn_slot *slot_at(guint32 stream)
 {
     return &g_array_index(conns, conn_slot, stream);
+}
+
+guint32 conn_slots_addr_id(const uint8_t *bytes, uint8_t len)
+{
+    /* The candidate goes at the end of addrs, and stays there if it is new. */
+    slot_addr candidate = {.len = MIN(len, (uint8_t)sizeof candidate.bytes)};
+    memcpy(candidate.bytes, bytes, candidate.len);
+    g_array_append_val(addrs, candidate);
+    gpointer key = GUINT_TO_POINTER(addrs->len);
+    gpointer found = g_hash_table_lookup(addr_ids, key);
+    if (found != NULL) {
+        g_array_set_size(addrs, addrs->len - 1);
+        return GPOINTER_TO_UINT(found) - 1;
+    }
+    g_hash_table_add(addr_ids, key);
+    return addrs->len - 1;
+}
+
+const slot_addr *conn_slots_addr(guint32 id)
+{
+    return &g_array_index(addrs, slot_addr, id);
 }
 
 /* ---- compressing ------------------------------------------------------------------ */

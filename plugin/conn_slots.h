@@ -33,12 +33,21 @@ enum {
     SLOT_RARE      = 1u << 4, /* has a conn_rare (slot_rare) */
 };
 
+/* An address as a segment carried it (4 or 16 bytes; 0: the IP layer was not found). */
+typedef struct slot_addr {
+    uint8_t len;
+    uint8_t bytes[16];
+} slot_addr;
+
+/* 32 bytes a connection: a capture has far fewer addresses than connections,
+ * so the slot names its two addresses by number (conn_slots_addr_id), not by
+ * their 32 bytes (a 56-byte slot was 13 MiB more at 10^7 packets, 603 304
+ * connections and 65 538 addresses; bench/RESULTS.md). */
 typedef struct conn_slot {
     void    *data;        /* conn_hot * (SLOT_HOT), compressed, or NULL: never had a segment */
     uint32_t incarnations;
     uint16_t port[2];     /* endpoint A (the sender of the first segment), B */
-    uint8_t  addr[2][16];
-    uint8_t  addr_len;
+    uint32_t addr_id[2];  /* endpoint A's, B's address (conn_slots_addr) */
     uint8_t  flags;       /* SLOT_* */
 } conn_slot;
 
@@ -56,6 +65,9 @@ void conn_slots_cleanup(void);
 guint32 conn_slots_count(void);
 void conn_slots_ensure(guint32 stream);
 conn_slot *slot_at(guint32 stream);
+/* The number of an address (the same for the same bytes, for the whole file). */
+guint32 conn_slots_addr_id(const uint8_t *bytes, uint8_t len);
+const slot_addr *conn_slots_addr(guint32 id);
 
 /* The slot's conn_hot, decompressing it if it is cold; it stays hot until
  * hot_max other connections have been made hot after it. */
