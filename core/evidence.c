@@ -372,6 +372,12 @@ void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *
         if (!own->deferred) {
             restore_receive_side(&conn->ep[r], &own_detail->rx_before);
             really = own->state_before;
+            /* A new connection's SYN lost on its way to a side in TIME-WAIT:
+             * the TIME-WAIT is the old connection's, and the SYN is for the
+             * port's listener (a TIME-WAIT socket hands it on, RFC 6191 2;
+             * Linux TCP_TW_SYN): LISTEN for this one (RFC 9293 3.10.7.2). */
+            if (really == TS_TIME_WAIT && has(&own_detail->seg, TS_TH_SYN) && !has(&own_detail->seg, TS_TH_ACK))
+                really = conn->ep[r].state = TS_LISTEN;
             /* The answer will say whether the receiver had it. Sent again
              * and again, the first transmission stays the one in question:
              * answers lost each time explain every resend at once. */

@@ -712,6 +712,36 @@ static void test_syn_reaching_a_side_in_time_wait_reopens_it(void)
     assert_no_note(&f, TS_NOTE_REOPEN_TIME_WAIT);
 }
 
+/* A SYN to a side in TIME-WAIT that turns out lost (the client sends it
+ * again): the TIME-WAIT was the old connection's. The SYN of a new connection
+ * is for the port's listener (a TIME-WAIT socket hands it on and is gone,
+ * RFC 6191 2, Linux TCP_TW_SYN), so for this connection the server was
+ * LISTEN until the SYN sent again reached it (RFC 9293 3.10.7.2), as the
+ * kernel shows it (sample-pcaps/loss/syn-to-time-wait-server.in10). */
+static void test_lost_syn_to_a_side_in_time_wait_leaves_its_listener(void)
+{
+    fixture f;
+    start(&f);
+    ts_conn_inherit(&f.conn, 1, TS_TIME_WAIT, f.now + 30000 * MS);
+    seg(&f, C, SYN, CISN, 0, 0);                              /* id 1: lost */
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED); /* id 2 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
+    assert_prev(&f, "SYN-SENT", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    /* Lost a second time: still the listener's. */
+    seg_at(&f, 2000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED); /* id 3 */
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 2);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+}
+
 static void test_time_wait_ends_after_its_configured_length(void)
 {
     fixture f;
@@ -1418,6 +1448,8 @@ int main(int argc, char **argv)
     g_test_add_func("/core/reuse/new-syn-after-close-new-connection",
                     test_new_syn_on_same_ports_after_close_is_a_new_connection);
     g_test_add_func("/core/reuse/syn-reopens-time-wait", test_syn_reaching_a_side_in_time_wait_reopens_it);
+    g_test_add_func("/core/reuse/lost-syn-to-time-wait-leaves-its-listener",
+                    test_lost_syn_to_a_side_in_time_wait_leaves_its_listener);
     g_test_add_func("/core/time-wait/ends-after-configured-length",
                     test_time_wait_ends_after_its_configured_length);
     g_test_add_func("/core/partial/mid-connection-roles-from-ports",
