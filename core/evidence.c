@@ -161,6 +161,7 @@ static bool is_duplicate_ack(const ts_endpoint *sender, const ts_segment *seg)
 void hold(ts_pending *p, uint32_t hole_at, uint32_t since)
 {
     p->has_after = 0; /* what stood on it was taken back with it */
+    p->crossed = 0;
     p->held = 1;
     p->hole_at = hole_at;
     p->held_since = since;
@@ -223,7 +224,10 @@ static bool reports_duplicate(const ts_segment *seg, uint32_t seq)
  * a duplicate does not update TS.Recent, so the receiver echoes what it had). */
 static bool answer_shows_duplicate(const ts_resend_check *check, const ts_segment *answer)
 {
-    if (reports_duplicate(answer, check->ctl_seq))
+    /* A D-SACK says that some earlier copy arrived, not which: about a
+     * crossed control sent again since the copy that filled its hole, only
+     * the echo names the transmission. */
+    if (check->crossed != CROSSED_SENT_AGAIN && reports_duplicate(answer, check->ctl_seq))
         return true;
     return check->timestamps && (answer->opts & TS_OPT_TIMESTAMPS) &&
            check->original_tsval != check->resend_tsval && answer->tsecr == check->original_tsval;
@@ -365,6 +369,8 @@ void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *
     /* 1: our own SYN or FIN again, still unacknowledged: it never arrived. */
     /* (A SYN-ACK after our bare SYN is the next step of a simultaneous open,
      * not the same SYN again: a resend keeps its ACK flag.) */
+    if (conn->resend_check[s].crossed == CROSSED && resends_own_control(&conn->ep[s], seg))
+        conn->resend_check[s].crossed = CROSSED_SENT_AGAIN;
     if (own->active && own->kind == PENDING_CONTROL && !own->held &&
         resends_control(seg, own->ctl_end, has(&own_detail->seg, TS_TH_SYN)) &&
         has(seg, TS_TH_ACK) == has(&own_detail->seg, TS_TH_ACK)) {
@@ -372,12 +378,21 @@ void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *
         if (!own->deferred) {
             restore_receive_side(&conn->ep[r], &own_detail->rx_before);
             really = own->state_before;
+            /* A new connection's SYN lost on its way to a side in TIME-WAIT:
+             * the TIME-WAIT is the old connection's, and the SYN is for the
+             * port's listener (a TIME-WAIT socket hands it on, RFC 6191 2;
+             * Linux TCP_TW_SYN): LISTEN for this one (RFC 9293 3.10.7.2). */
+            if (really == TS_TIME_WAIT && has(&own_detail->seg, TS_TH_SYN) && !has(&own_detail->seg, TS_TH_ACK))
+                really = conn->ep[r].state = TS_LISTEN;
             /* The answer will say whether the receiver had it. Sent again
              * and again, the first transmission stays the one in question:
              * answers lost each time explain every resend at once. */
             ts_resend_check *check = &conn->resend_check[s];
-            if (!check->active || check->ctl_seq != own->ctl_end - 1u) {
+            /* A question about a crossed control gives way: this resend
+             * shows that the one taken as arrived had not either. */
+            if (!check->active || check->ctl_seq != own->ctl_end - 1u || check->crossed) {
                 check->active = 1;
+                check->crossed = 0;
                 check->timestamps = (own_detail->seg.opts & TS_OPT_TIMESTAMPS) != 0;
                 check->original_id = own->id;
                 check->since_id = own->applied_id;
@@ -439,10 +454,12 @@ void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *
          * meanwhile: the peer's retransmission is the one that arrives, or
          * this side's ACK covering it with none between puts it back. */
         if (resends_own_control(&conn->ep[s], seg)) {
+            uint8_t shown = conn->ep[s].state;
             restore_receive_side(&conn->ep[s], &peer_detail->rx_before);
             report(corr, out, role_of(conn, s), peer->state_before, TS_LOST, peer->id,
                    peer->applied_id, false);
             hold(peer, has(seg, TS_TH_ACK) ? seg->ack : peer_detail->seg.seq, peer->applied_id);
+            peer->crossed = (uint8_t)(shown + 1u);
             conn->ep[s].rcv_nxt = peer->hole_at;
             return;
         }
@@ -497,6 +514,31 @@ bool fin_beyond_hole(const ts_endpoint *receiver, const ts_segment *seg)
            seq_lt(receiver->rcv_nxt, fin_position(seg)) && is_synchronized(receiver->state);
 }
 
+/* A control held because it crossed its receiver's own (its receiver had
+ * not taken it when that left) is sent again and taken now. The receiver's
+ * answer says which transmission it had first (answer_shows_duplicate: a
+ * timestamp echo or D-SACK of the held one, RFC 7323 4.3, RFC 2883 4.1): if
+ * the held one, it arrived where it was captured after all, and the answer
+ * puts back the states as first shown, stretch by stretch (read_resend_answer). */
+static void ask_which_arrived(ts_conn *conn, int s, const ts_segment *seg, bool seg_moved_receiver)
+{
+    const ts_pending *p = &conn->pending[s];
+    const ts_pending_detail *detail = &conn->pending_detail[s];
+    ts_resend_check *check = &conn->resend_check[s];
+    check->active = 1;
+    check->timestamps = (detail->seg.opts & seg->opts & TS_OPT_TIMESTAMPS) != 0;
+    check->original_id = p->id;
+    check->since_id = p->held_since;
+    check->ctl_seq = p->ctl_end - 1u;
+    check->original_tsval = detail->seg.tsval;
+    check->resend_tsval = seg->tsval;
+    /* The next stretch begins with the later segment that moved the
+     * receiver, else with this one if it did (on top of the held one too). */
+    check->after_id = p->has_after ? detail->after.id : seg_moved_receiver ? seg->id : 0;
+    check->after_from = (uint8_t)(p->crossed - 1u);
+    check->crossed = CROSSED;
+}
+
 /* A segment from the sender of a held FIN that covers the first missing
  * number fills the hole, as far as the capture can tell (the receiver's
  * next duplicate ACK says otherwise if it did not): everything up to the
@@ -524,7 +566,11 @@ bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endpoint *r
     bool same_syn = has(&arrival, TS_TH_SYN) && has(seg, TS_TH_SYN) && seg->seq == arrival.seq;
     if (!same_syn)
         receive_effects(conn, r, &arrival, out);
+    if (resends_held && p->crossed)
+        ask_which_arrived(conn, s, seg, receiver->state != before.state);
     p->held = 0;
+    p->has_after = 0;
+    p->crossed = 0;
     p->applied_id = seg->id;
     p->state_before = before.state;
     conn->pending_detail[s].rx_before = before;

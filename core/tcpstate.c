@@ -230,6 +230,7 @@ void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *s
     p->deferred = 0;
     p->held = 0;
     p->has_after = 0;
+    p->crossed = 0;
     p->hole_at = 0;
     p->held_since = 0;
     p->id = seg->id;
@@ -369,9 +370,11 @@ void ts_conn_step(ts_conn *conn, const ts_segment *seg, ts_annotation *out, ts_c
     } else if (seg->delivery == TS_DELIVERED && rx_before.state != conn->ep[r].state) {
         /* A segment that changes its receiver on top of this sender's own
          * control still in question: kept beside it, so that taking the
-         * control back replays this one (replay_after). */
-        if (p->active && p->kind == PENDING_CONTROL && !p->held && !p->deferred && !p->has_after &&
-            (!carries_control || same_syn_again(&conn->pending_detail[s].seg, seg))) {
+         * control back replays this one (replay_after), or, for a control
+         * held as crossed, so that finding it arrived after all knows where
+         * the next stretch begins (fill_hole). */
+        if (p->active && p->kind == PENDING_CONTROL && (!p->held || (p->crossed && !carries_control)) &&
+            !p->deferred && !p->has_after && (!carries_control || same_syn_again(&conn->pending_detail[s].seg, seg))) {
             p->has_after = 1;
             conn->pending_detail[s].after = *seg;
             conn->pending_detail[s].after_from = rx_before.state;

@@ -42,6 +42,8 @@ typedef struct ts_pending {
     uint8_t  deferred;       /* taken back, to be applied after the receiver's next segment */
     uint8_t  held;           /* a FIN beyond a hole: applied when the hole fills */
     uint8_t  has_after;      /* a later receive from the same sender stands on it (detail.after) */
+    uint8_t  crossed;        /* held because the receiver's own control crossed it: the
+                                receiver's state as first shown after it, + 1 (0: not) */
     uint32_t id;
     uint32_t applied_id;     /* the segment at which it took effect (id, or later if deferred) */
     uint32_t ctl_end;        /* sequence number that acknowledges it (SYN/FIN + 1) */
@@ -71,7 +73,11 @@ typedef struct ts_resend_check {
     uint32_t resend_tsval;
     uint32_t after_id;       /* a later receive replayed when it was taken back (0: none) */
     uint8_t  after_from;     /* the receiver's state just before after_id, as first shown */
+    uint8_t  crossed;        /* about a control held as crossed (fill_hole), not a resend
+                                chain: CROSSED, or CROSSED_SENT_AGAIN after the filling copy */
 } ts_resend_check;
+
+enum { CROSSED = 1, CROSSED_SENT_AGAIN = 2 };
 
 struct ts_conn {
     /* What every segment reads or writes comes first, together: a capture

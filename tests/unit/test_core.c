@@ -712,6 +712,36 @@ static void test_syn_reaching_a_side_in_time_wait_reopens_it(void)
     assert_no_note(&f, TS_NOTE_REOPEN_TIME_WAIT);
 }
 
+/* A SYN to a side in TIME-WAIT that turns out lost (the client sends it
+ * again): the TIME-WAIT was the old connection's. The SYN of a new connection
+ * is for the port's listener (a TIME-WAIT socket hands it on and is gone,
+ * RFC 6191 2, Linux TCP_TW_SYN), so for this connection the server was
+ * LISTEN until the SYN sent again reached it (RFC 9293 3.10.7.2), as the
+ * kernel shows it (sample-pcaps/loss/syn-to-time-wait-server.in10). */
+static void test_lost_syn_to_a_side_in_time_wait_leaves_its_listener(void)
+{
+    fixture f;
+    start(&f);
+    ts_conn_inherit(&f.conn, 1, TS_TIME_WAIT, f.now + 30000 * MS);
+    seg(&f, C, SYN, CISN, 0, 0);                              /* id 1: lost */
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    seg_at(&f, 1000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED); /* id 2 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_SERVER);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 1);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_LOST);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
+    assert_prev(&f, "SYN-SENT", "LISTEN");
+    assert_states(&f, "SYN-SENT", "SYN-RECEIVED");
+    /* Lost a second time: still the listener's. */
+    seg_at(&f, 2000 * MS, C, SYN, CISN, 0, 0, TS_DELIVERED); /* id 3 */
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 2);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "LISTEN");
+    seg(&f, S, SYN | ACK, SISN, CISN + 1, 0);
+    assert_states(&f, "ESTABLISHED", "SYN-RECEIVED");
+}
+
 static void test_time_wait_ends_after_its_configured_length(void)
 {
     fixture f;
@@ -1143,6 +1173,117 @@ static void test_retransmitted_fin_answered_with_a_dsack_was_a_duplicate(void)
     assert_states(&f, "FIN-WAIT-2", "CLOSE-WAIT");
 }
 
+/* Simultaneous close. The server's FIN sent again (6) reached the client,
+ * whose ACK of it was lost on its way out; the client's own FIN sent again
+ * (7) had crossed 6 (it does not acknowledge it), so 6 is held. The server's
+ * ACK of the client's FIN (8) moves the client on, and the server's FIN sent
+ * a third time (9) reads as the one that arrived. The client's answer echoes
+ * 6's timestamp, not 9's (RFC 7323 4.3: a duplicate does not update
+ * TS.Recent): 6 had arrived where it was captured (RFC 9293 3.10.7.4, eighth
+ * step: CLOSING), and 8 took the client from there (fifth step: TIME-WAIT). */
+static void test_held_fin_whose_resend_is_answered_with_its_timestamp_arrived(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 101, 500, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 110, 500, 0, 0);       /* 4: lost */
+    seg_opts(&f, MS, S, FIN | ACK, SISN + 1, CISN + 1, 510, 101, 0, 0);       /* 5: lost */
+    seg_opts(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 1, 710, 101, 0, 0); /* 6 */
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 320, 500, 0, 0);       /* 7: crossed 6 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "FIN-WAIT-1");
+    seg_opts(&f, MS, S, ACK, SISN + 2, CISN + 2, 720, 320, 0, 0);             /* 8 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "FIN-WAIT-2");
+    seg_opts(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 940, 320, 0, 0); /* 9 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "TIME-WAIT");
+    seg_opts(&f, MS, C, ACK, CISN + 2, SISN + 2, 540, 710, 0, 0);             /* 10: echoes 6 */
+    g_assert_true(f.fix[0].valid);
+    g_assert_true(f.fix[1].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 6);
+    g_assert_cmpuint(f.fix[0].delivery, ==, TS_DELIVERED);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 6);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "CLOSING");
+    g_assert_cmpuint(f.fix[1].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[1].since_id, ==, 8);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[1].state), ==, "TIME-WAIT");
+    assert_states(&f, "TIME-WAIT", "TIME-WAIT");
+}
+
+/* The same, but the client's answer echoes 9's timestamp: 6 was lost, 9 is
+ * the FIN that arrived, and nothing is corrected. */
+static void test_held_fin_whose_resend_is_answered_with_the_resends_timestamp_was_lost(void)
+{
+    fixture f;
+    start(&f);
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 500, 100, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 101, 500, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 110, 500, 0, 0);
+    seg_opts(&f, MS, S, FIN | ACK, SISN + 1, CISN + 1, 510, 101, 0, 0);
+    seg_opts(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 1, 710, 101, 0, 0);
+    seg_opts(&f, MS, C, FIN | ACK, CISN + 1, SISN + 1, 320, 500, 0, 0);
+    seg_opts(&f, MS, S, ACK, SISN + 2, CISN + 2, 720, 320, 0, 0);
+    seg_opts(&f, 200 * MS, S, FIN | ACK, SISN + 1, CISN + 2, 940, 320, 0, 0);
+    seg_opts(&f, MS, C, ACK, CISN + 2, SISN + 2, 540, 940, 0, 0);
+    g_assert_false(f.fix[0].valid);
+    assert_states(&f, "TIME-WAIT", "TIME-WAIT");
+}
+
+/* Simultaneous open. The server's SYN sent again (3) reached the client,
+ * whose SYN-ACK answering it was lost on its way out; the client's bare SYN
+ * sent again (4) had crossed 3 (no ACK), so 3 is held, and the server's
+ * SYN-ACK (5, the same SYN) reads as the SYN that arrived. The client's ACK
+ * of it reports a duplicate of that SYN (D-SACK, RFC 2883 4.1), and 5 was
+ * the first copy after 3: 3 had arrived where it was captured (RFC 9293
+ * 3.10.7.3, figure 7: SYN-RECEIVED), and 5 took the client from there to
+ * ESTABLISHED (3.10.7.4, fifth step). */
+static void test_held_syn_whose_resend_is_answered_with_a_dsack_arrived(void)
+{
+    fixture f;
+    start(&f);
+    f.syn_sack_permitted = true;
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);                      /* 1: lost */
+    seg_opts(&f, MS, S, SYN, SISN, 0, 500, 0, 0, 0);                      /* 2: lost */
+    seg_opts(&f, 1000 * MS, S, SYN, SISN, 0, 1500, 0, 0, 0);              /* 3 */
+    seg_opts(&f, MS, C, SYN, CISN, 0, 1100, 0, 0, 0);                     /* 4: crossed 3 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "SYN-SENT");
+    seg_opts(&f, MS, S, SYN | ACK, SISN, CISN + 1, 1500, 1100, 0, 0);     /* 5 */
+    g_assert_cmpstr(ts_state_name((ts_state)f.a.next[TS_CLIENT]), ==, "ESTABLISHED");
+    seg_opts(&f, MS, C, ACK, CISN + 1, SISN + 1, 1101, 1500, SISN, SISN + 1); /* 6: D-SACK */
+    g_assert_true(f.fix[0].valid);
+    g_assert_true(f.fix[1].valid);
+    g_assert_cmpuint(f.fix[0].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[0].segment_id, ==, 3);
+    g_assert_cmpuint(f.fix[0].since_id, ==, 3);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[0].state), ==, "SYN-RECEIVED");
+    g_assert_cmpuint(f.fix[1].role, ==, TS_CLIENT);
+    g_assert_cmpuint(f.fix[1].since_id, ==, 5);
+    g_assert_cmpstr(ts_state_name((ts_state)f.fix[1].state), ==, "ESTABLISHED");
+}
+
+/* The same open seen from the other side: the client's SYN (1) is held as
+ * crossed by the server's SYN sent again (3), the client's bare SYN sent
+ * again (4) fills it, and the client sends the same SYN once more in its
+ * SYN-ACK (5). The server's D-SACK now may report 5 as a copy of 4: it does
+ * not say that 1 arrived, and the echo (4's) says it did not. */
+static void test_held_syn_sent_again_after_its_filling_copy_ignores_the_dsack(void)
+{
+    fixture f;
+    start(&f);
+    f.syn_sack_permitted = true;
+    seg_opts(&f, MS, C, SYN, CISN, 0, 100, 0, 0, 0);                      /* 1: lost */
+    seg_opts(&f, MS, S, SYN, SISN, 0, 500, 0, 0, 0);                      /* 2: lost */
+    seg_opts(&f, 1000 * MS, S, SYN, SISN, 0, 1500, 0, 0, 0);              /* 3 */
+    seg_opts(&f, MS, C, SYN, CISN, 0, 1100, 0, 0, 0);                     /* 4 */
+    seg_opts(&f, MS, C, SYN | ACK, CISN, SISN + 1, 1100, 1500, 0, 0);     /* 5 */
+    seg_opts(&f, MS, S, ACK, SISN + 1, CISN + 1, 1501, 1100, CISN, CISN + 1); /* 6: D-SACK */
+    for (int i = 0; i < TS_MAX_CORRECTIONS; i++)
+        g_assert_false(f.fix[i].valid && f.fix[i].role == TS_SERVER && f.fix[i].segment_id == 1);
+    assert_states(&f, "ESTABLISHED", "ESTABLISHED");
+}
+
 /* The same with the SYN-ACK: the client's ACK was lost; its answer to the
  * SYN-ACK sent again echoes the first one's timestamp (RFC 7323 4.3: a
  * duplicate does not update TS.Recent), so the first SYN-ACK had arrived. */
@@ -1418,6 +1559,16 @@ int main(int argc, char **argv)
     g_test_add_func("/core/reuse/new-syn-after-close-new-connection",
                     test_new_syn_on_same_ports_after_close_is_a_new_connection);
     g_test_add_func("/core/reuse/syn-reopens-time-wait", test_syn_reaching_a_side_in_time_wait_reopens_it);
+    g_test_add_func("/core/hindsight/held-fin-resend-answered-with-its-timestamp-arrived",
+                    test_held_fin_whose_resend_is_answered_with_its_timestamp_arrived);
+    g_test_add_func("/core/hindsight/held-fin-resend-answered-with-the-resends-timestamp-was-lost",
+                    test_held_fin_whose_resend_is_answered_with_the_resends_timestamp_was_lost);
+    g_test_add_func("/core/hindsight/held-syn-resend-answered-with-a-dsack-arrived",
+                    test_held_syn_whose_resend_is_answered_with_a_dsack_arrived);
+    g_test_add_func("/core/hindsight/held-syn-sent-again-after-its-filling-copy-ignores-the-dsack",
+                    test_held_syn_sent_again_after_its_filling_copy_ignores_the_dsack);
+    g_test_add_func("/core/reuse/lost-syn-to-time-wait-leaves-its-listener",
+                    test_lost_syn_to_a_side_in_time_wait_leaves_its_listener);
     g_test_add_func("/core/time-wait/ends-after-configured-length",
                     test_time_wait_ends_after_its_configured_length);
     g_test_add_func("/core/partial/mid-connection-roles-from-ports",
