@@ -435,13 +435,30 @@ uint32_t ts_conn_correctable_since(const ts_conn *conn)
     return since;
 }
 
+/* From when an end is CLOSED by the passing of time alone: now (CLOSED), or at
+ * the end of its TIME-WAIT (RFC 9293 3.10.7.4: the 2*MSL timer). False: not by
+ * time (open, or a TIME-WAIT whose end is unknown). */
+static bool closed_from(const ts_endpoint *ep, int64_t *from_ns)
+{
+    if (ep->state == TS_CLOSED) {
+        *from_ns = INT64_MIN;
+        return true;
+    }
+    if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0) {
+        *from_ns = ep->time_wait_end_ns;
+        return true;
+    }
+    return false;
+}
+
 ts_state ts_conn_endpoint_state(const ts_conn *conn, int endpoint, int64_t time_ns,
                                 int64_t *time_wait_end_ns)
 {
     const ts_endpoint *ep = &conn->ep[endpoint ? 1 : 0];
     if (time_wait_end_ns != NULL)
         *time_wait_end_ns = ep->time_wait_end_ns;
-    if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0 && time_ns >= ep->time_wait_end_ns)
+    int64_t from;
+    if (ep->state == TS_TIME_WAIT && closed_from(ep, &from) && time_ns >= from)
         return TS_CLOSED;
     return (ts_state)ep->state;
 }
@@ -455,14 +472,11 @@ bool ts_conn_forgettable_from(const ts_conn *conn, int64_t *from_ns)
 {
     int64_t from = INT64_MIN;
     for (int e = 0; e < 2; e++) {
-        const ts_endpoint *ep = &conn->ep[e];
-        /* Each end CLOSED, or in TIME-WAIT until its end (ts_conn_endpoint_state). */
-        if (ep->state == TS_TIME_WAIT && ep->time_wait_end_ns != 0) {
-            if (ep->time_wait_end_ns > from)
-                from = ep->time_wait_end_ns;
-        } else if (ep->state != TS_CLOSED) {
+        int64_t closed;
+        if (!closed_from(&conn->ep[e], &closed))
             return false;
-        }
+        if (closed > from)
+            from = closed;
         /* A RST that closed its receiver may yet meet the receiver's proof of
          * life (it never arrived) until the sender's retransmission timer,
          * at most RFC 6298's cap, has run out. */
