@@ -553,6 +553,18 @@ bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endpoint *r
     if (!p->active || !p->held || !seq_le(seg->seq, p->hole_at) ||
         !seq_gt(seg->seq + seg_space(seg), p->hole_at))
         return false;
+    /* A FIN held for a receiver that was CLOSED, LISTEN or SYN-SENT before
+     * this segment: those states take no FIN (RFC 9293 3.10.7.1-3), so the
+     * receiver has left the connection the FIN was held in (a RST, a new open
+     * since) and that FIN can no longer arrive. (A held SYN may: a crossed
+     * one, taken in SYN-SENT or LISTEN.) */
+    const ts_segment *held = &conn->pending_detail[s].seg;
+    if (has(held, TS_TH_FIN) && !has(held, TS_TH_SYN) &&
+        (rx_before->state == TS_CLOSED || rx_before->state == TS_LISTEN || rx_before->state == TS_SYN_SENT)) {
+        p->active = 0;
+        p->held = 0;
+        return false;
+    }
     /* The held control sent again took effect with this segment's own
      * receive: what it changed is measured from before this segment. */
     bool resends_held = (has(seg, TS_TH_SYN) || has(seg, TS_TH_FIN)) && control_end(seg) == p->ctl_end;
