@@ -514,6 +514,16 @@ uint32_t ts_conn_incarnation(const ts_conn *conn)
     return conn->incarnation;
 }
 
+/* RFC 9293 3.4.1: each new connection takes a new initial sequence number from
+ * a clock, so a SYN carrying the number this end opened with is that opening
+ * sent again, not a new connection. */
+bool ts_conn_repeats_open(const ts_conn *conn, int endpoint, const ts_segment *seg)
+{
+    const ts_endpoint *ep = &conn->ep[endpoint & 1];
+    return (seg->flags & (TS_TH_SYN | TS_TH_ACK | TS_TH_RST)) == TS_TH_SYN && conn->first_syn_by == 1 + (endpoint & 1) &&
+           ep->isn_known && ep->isn == seg->seq;
+}
+
 void ts_conn_compact(ts_conn *conn)
 {
     /* A ts_pending and its detail are read only while it is active, and

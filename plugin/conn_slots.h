@@ -31,6 +31,7 @@ enum {
     SLOT_TEXT      = 1u << 2, /* endpoint texts set: from addr[] and SLOT_TEXT_CB */
     SLOT_TEXT_CB   = 1u << 3, /* endpoint B is the client in the texts */
     SLOT_RARE      = 1u << 4, /* has a conn_rare (slot_rare) */
+    SLOT_ALIAS     = 1u << 5, /* a stream whose segments belong to another's connection (store.c) */
 };
 
 /* An address as a segment carried it (4 or 16 bytes; 0: the IP layer was not found). */

@@ -44,6 +44,10 @@ static guint32 store_epoch;   /* counts files: a view's endpoint texts are from 
 static guint32 *ports_table;
 static guint    ports_cap, ports_used;
 
+/* Streams (SLOT_ALIAS) whose segments belong to an earlier stream's
+ * connection: stream + 1 -> that stream + 1. Rare: see route(). */
+static GHashTable *aliases;
+
 void ts_store_init(void)
 {
     ts_frames_init();
@@ -71,6 +75,9 @@ void ts_store_cleanup(void)
     g_free(ports_table);
     ports_table = NULL;
     ports_cap = ports_used = 0;
+    if (aliases != NULL)
+        g_hash_table_destroy(aliases);
+    aliases = NULL;
     generation++;
 }
 
@@ -297,6 +304,43 @@ static conn_hot *hot_for(const ts_extracted *x)
     return hot;
 }
 
+/* The stream whose connection a segment belongs to. Usually its own
+ * tcp.stream; but Wireshark 4.4 and later start a new tcp.stream on a SYN
+ * that follows a RST on the same ports (its reused-ports rule) even when that
+ * SYN is the first one sent again, because the RST never reached its client:
+ * the evidence that the client is still SYN-SENT (RFC 9293 3.10.7.3) would
+ * then sit in another connection. A new stream whose first segment repeats
+ * the opening SYN of the latest connection on its ports (the core decides:
+ * same initial sequence number) is made an alias of that connection's
+ * stream, as Wireshark 4.0 keeps it. */
+static guint32 route(const ts_extracted *x)
+{
+    conn_slots_ensure(x->stream);
+    const conn_slot *slot = slot_at(x->stream);
+    if (slot->flags & SLOT_ALIAS)
+        return GPOINTER_TO_UINT(g_hash_table_lookup(aliases, GUINT_TO_POINTER(x->stream + 1))) - 1;
+    if (slot->data != NULL || slot->incarnations != 0 || x->addr_len == 0 ||
+        (x->seg.flags & (TS_TH_SYN | TS_TH_ACK)) != TS_TH_SYN)
+        return x->stream;
+    conn_slot probe = {.port = {x->seg.src_port, x->seg.dst_port},
+                       .addr_id = {conn_slots_addr_id(x->src_addr, x->addr_len),
+                                   conn_slots_addr_id(x->dst_addr, x->addr_len)}};
+    ports_key key = slot_key(&probe);
+    guint32 found = ports_table[ports_find(&key)];
+    if (found == 0 || found == x->stream + 1)
+        return x->stream;
+    const conn_slot *old = slot_at(found - 1);
+    const ts_conn *old_core = peek_core(found - 1);
+    int sender_is_old_a = old->addr_id[0] == probe.addr_id[0] && old->port[0] == probe.port[0];
+    if (old_core == NULL || !ts_conn_repeats_open(old_core, sender_is_old_a ? 0 : 1, &x->seg))
+        return x->stream;
+    if (aliases == NULL)
+        aliases = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_insert(aliases, GUINT_TO_POINTER(x->stream + 1), GUINT_TO_POINTER(found));
+    slot_at(x->stream)->flags |= SLOT_ALIAS;
+    return found - 1;
+}
+
 /* The endpoint texts of a new incarnation: the sender of `x` has role `sender`. */
 static void set_texts(guint32 stream, const ts_extracted *x, ts_role sender)
 {
@@ -435,9 +479,17 @@ static uint8_t pack_shape(const ts_annotation *a)
 /* Notes worth a line of their own; the two "assumed" ones live in the record. */
 #define TS_NOTES_IN_RECORD (TS_NOTE_ROLES_GUESSED | TS_NOTE_STATES_ASSUMED)
 
-ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *x)
+ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *as_extracted)
 {
     generation++;
+    ts_extracted routed;
+    const ts_extracted *x = as_extracted;
+    guint32 stream = route(as_extracted);
+    if (stream != as_extracted->stream) {
+        routed = *as_extracted;
+        routed.stream = stream;
+        x = &routed;
+    }
     conn_hot *hot = hot_for(x);
     conn_slot *slot = slot_at(x->stream);
     if (!(slot->flags & SLOT_HAS_CORE))

@@ -221,6 +221,12 @@ bool ts_conn_forgettable_from(const ts_conn *conn, int64_t *from_ns);
  * incarnation (a SYN after a close, a TIME-WAIT reopened). */
 uint32_t ts_conn_incarnation(const ts_conn *conn);
 
+/* Whether `seg`, a SYN sent by `endpoint` (0 = A, 1 = B), is that end's
+ * opening SYN of this connection sent again (the same initial sequence
+ * number): it belongs here, even where a caller's own tracker would start a
+ * new connection on it (Wireshark 4.4+ does, after a RST). */
+bool ts_conn_repeats_open(const ts_conn *conn, int endpoint, const ts_segment *seg);
+
 /* Clears what no later step reads (the leftovers of finished pending
  * receives), so that a caller that keeps connections compressed between
  * their segments compresses less. Changes nothing a step sees. */

@@ -1452,6 +1452,27 @@ static void test_lost_rst_is_corrected_when_its_receiver_sends_again(void)
     assert_states(&f, "CLOSED", "CLOSED");
 }
 
+/* A SYN with the client's opening sequence number is that SYN sent again
+ * (RFC 9293 3.4.1: a new connection takes a new ISN), also after a RST that
+ * refused it; a SYN with another number, a SYN-ACK, or the other end's SYN
+ * is not. The plugin keeps such a SYN in its connection where Wireshark 4.4+
+ * starts a new tcp.stream. */
+static void test_syn_with_the_opening_isn_repeats_the_open(void)
+{
+    fixture f;
+    start(&f);
+    seg(&f, C, SYN, CISN, 0, 0);
+    seg(&f, S, RST | ACK, 0, CISN + 1, 0);
+    ts_segment again = next_seg(&f, 1000 * MS, C, SYN, CISN, 0, 0);
+    g_assert_true(ts_conn_repeats_open(&f.conn, C, &again));
+    ts_segment other_isn = next_seg(&f, MS, C, SYN, CISN + 70000, 0, 0);
+    g_assert_false(ts_conn_repeats_open(&f.conn, C, &other_isn));
+    ts_segment with_ack = next_seg(&f, MS, C, SYN | ACK, CISN, SISN + 1, 0);
+    g_assert_false(ts_conn_repeats_open(&f.conn, C, &with_ack));
+    ts_segment from_server = next_seg(&f, MS, S, SYN, CISN, 0, 0);
+    g_assert_false(ts_conn_repeats_open(&f.conn, S, &from_server));
+}
+
 /* New data from the RST's receiver may have crossed the RST: nothing is taken back. */
 static void test_new_data_crossing_a_rst_takes_nothing_back(void)
 {
@@ -1620,6 +1641,8 @@ int main(int argc, char **argv)
                     test_delivery_flags_from_hindsight_give_the_corrected_view_directly);
     g_test_add_func("/core/teardown/forgettable-from-time-wait-end-or-reset-retransmission-cap",
                     test_forgettable_from_time_wait_end_or_a_resets_retransmission_cap);
+    g_test_add_func("/core/open/syn-with-the-opening-isn-repeats-the-open",
+                    test_syn_with_the_opening_isn_repeats_the_open);
     g_test_add_func("/core/names/spellings", test_states_are_spelled_as_each_tool_prints_them);
     return g_test_run();
 }
