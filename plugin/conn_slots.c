@@ -17,6 +17,7 @@
  * and behaves as if nothing had happened.
  */
 #include "conn_slots.h"
+#include "fnv_hash.h"
 
 #include <lz4.h>
 #include <string.h>
@@ -89,10 +90,7 @@ static const slot_addr *addr_at(gconstpointer key)
 static guint addr_hash(gconstpointer key)
 {
     const slot_addr *a = addr_at(key);
-    guint32 h = 2166136261u ^ a->len;
-    for (uint8_t i = 0; i < a->len; i++)
-        h = (h ^ a->bytes[i]) * 16777619u;
-    return h ^ (h >> 15);
+    return ts_fnv_hash(a->len, a->bytes, a->len);
 }
 
 static gboolean addr_equal(gconstpointer x, gconstpointer y)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conn_slots.h"
+#include "fnv_hash.h"
 #include "frames.h"
 
 /* Connections whose ends are both closed, waiting until the core may forget
@@ -201,13 +202,11 @@ static gboolean key_equal(const ports_key *a, const ports_key *b)
            a->port[1] == b->port[1];
 }
 
+G_STATIC_ASSERT(sizeof(ports_key) == 12); /* no padding: hashed as bytes */
+
 static guint key_hash(const ports_key *key)
 {
-    guint32 h = 2166136261u;
-    const guint32 words[3] = {key->addr_id[0], key->addr_id[1], (guint32)key->port[0] << 16 | key->port[1]};
-    for (int i = 0; i < 3; i++)
-        h = (h ^ words[i]) * 16777619u;
-    return h ^ (h >> 15);
+    return ts_fnv_hash(0, key, sizeof *key);
 }
 
 /* The table slot for `key`: the one holding it, or the empty one where it goes. */
