@@ -245,9 +245,11 @@ void start_pending(ts_pending *p, ts_pending_detail *detail, const ts_segment *s
 
 /* evidence.c */
 bool same_syn_again(const ts_segment *bare_syn, const ts_segment *seg);
-void hold(ts_pending *p, uint32_t hole_at, uint32_t since);
 void check_evidence(ts_conn *conn, int s, const ts_segment *seg, ts_annotation *out,
                     ts_correction *corr);
+
+/* holes.c */
+void hold(ts_pending *p, uint32_t hole_at, uint32_t since);
 bool fin_beyond_hole(const ts_endpoint *receiver, const ts_segment *seg);
 bool fill_hole(ts_conn *conn, int s, const ts_segment *seg, const ts_endpoint *rx_before,
                ts_annotation *out);
