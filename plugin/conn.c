@@ -24,6 +24,7 @@ static int hf_conn_handshake_rtt = -1;
 static int hf_conn_time_wait_end = -1;
 static int hf_conn_final_client = -1;
 static int hf_conn_final_server = -1;
+static int hf_conn_stream = -1;
 static gint ett_conn = -1;
 static ts_refs conn_refs; /* see render.c */
 
@@ -60,6 +61,10 @@ void ts_conn_register(int proto)
                                  0x0, "RFC 9293 state of the client after the connection's last segment", HFILL}},
         {&hf_conn_final_server, {"Server final state", "tcpstate.conn.server_state", FT_STRING, BASE_NONE, NULL,
                                  0x0, "RFC 9293 state of the server after the connection's last segment", HFILL}},
+        {&hf_conn_stream, {"Connection's tcp.stream", "tcpstate.conn.stream", FT_UINT32, BASE_DEC, NULL, 0x0,
+                           "Only where it is not this segment's own: Wireshark 4.4+ starts a new tcp.stream on "
+                           "a SYN after a RST, also on the connection's opening SYN sent again (same ISN), "
+                           "which tcpstate keeps in its connection", HFILL}},
     };
     static gint *ett[] = {&ett_conn};
     proto_register_field_array(proto, hf, array_length(hf));
@@ -110,6 +115,12 @@ void ts_conn_render(proto_tree *tree, tvbuff_t *tvb, uint32_t frame, const ts_fr
         ts_item_set_label(top, label);
     }
     proto_tree *ct = proto_item_add_subtree(top, ett_conn);
+    if (rec->flags & TS_REC_OTHER_STREAM) {
+        item = ts_add_uint(ct, r, want, hf_conn_stream, tvb, rec->conn - 1);
+        if (item != NULL && labels)
+            proto_item_append_text(item, " (this segment's tcp.stream began at the connection's opening SYN "
+                                         "sent again)");
+    }
 
     item = ts_add_string(ct, r, want, hf_conn_state, tvb, ts_conn_code_name(code));
     if (item != NULL && labels) {

@@ -513,6 +513,8 @@ ts_frame_record *ts_store_segment(uint32_t frame, const ts_extracted *as_extract
 
     ts_frame_record *rec = record_slot(frame, TRUE);
     rec->conn = x->stream + 1;
+    if (x != as_extracted)
+        rec->flags |= TS_REC_OTHER_STREAM;
     rec->client = (uint8_t)(a.prev[TS_CLIENT] << 4 | a.next[TS_CLIENT]);
     rec->server = (uint8_t)(a.prev[TS_SERVER] << 4 | a.next[TS_SERVER]);
     rec->shape = pack_shape(&a);

@@ -27,6 +27,7 @@ enum {
     TS_REC_QUOTED         = 1u << 3, /* only a TCP header quoted in an ICMP error */
     TS_REC_INCOMPLETE     = 1u << 4, /* TCP header too short to annotate */
     TS_REC_UNPARSED       = 1u << 5, /* TCP under headers the byte reader does not know */
+    TS_REC_OTHER_STREAM   = 1u << 6, /* in another tcp.stream's connection (store.c, route()) */
 };
 
 typedef struct ts_frame_record {

@@ -113,8 +113,8 @@ ensure() {
 # tcpdump and Wireshark (corpus.*): fetched inside from the chroot's own suite, so each
 # version runs on its own Wireshark release's captures where the archive serves them
 # (cached in the chroot's /var/cache/tcpstate-corpus-src).
-required='unit. golden. kernel.committed fields.alone fields.alone.info_column zeek.rules stats.tree stats.sockets stats.info_column batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke profile.columns package.deb corpus.fetch corpus.captures corpus.checks_selftest'
-default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone(\.info_column)?$|zeek\.rules$|stats\.(tree|sockets|info_column)$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|profile\.columns$|package\.deb$|corpus\.)'
+required='unit. golden. kernel.committed fields.alone fields.alone.info_column fields.conn_stream zeek.rules stats.tree stats.sockets stats.info_column batch.annotate_csv batch.annotate_pcapng robustness.annotations robustness.hostile gui.smoke profile.columns package.deb corpus.fetch corpus.captures corpus.checks_selftest'
+default_regex='^(unit\.|golden\.|kernel\.committed$|fields\.alone(\.info_column)?$|fields\.conn_stream$|zeek\.rules$|stats\.(tree|sockets|info_column)$|batch\.|robustness\.(annotations|hostile)$|gui\.smoke$|profile\.columns$|package\.deb$|corpus\.)'
 
 copy_source() { # the working tree as git sees it (tracked and new files, not ignored ones: no build dirs)
   local to=$1

@@ -33,7 +33,7 @@ FIELDS = ['frame.number', 'tcpstate.summary', 'tcpstate.sender', 'tcpstate.phase
           'tcpstate.conn.history', 'tcpstate.server.time_in_prev_state', 'tcpstate.time_wait_end',
           'tcpstate.retransmission', 'tcpstate.keepalive', 'tcpstate.conn.originator', 'tcpstate.conn.closed_first',
           'tcpstate.conn.open_frame', 'tcpstate.conn.established_frame', 'tcpstate.conn.close_frame',
-          'tcpstate.conn.handshake_rtt', 'tcpstate.conn.time_wait_end', 'tcpstate.conn.client_state',
+          'tcpstate.conn.handshake_rtt', 'tcpstate.conn.time_wait_end', 'tcpstate.conn.stream', 'tcpstate.conn.client_state',
           'tcpstate.conn.server_state', 'tcpstate.expert.unparsed', 'tcpstate.expert.incomplete',
           'tcpstate.expert.quoted_in_icmp']
 SNAPS = [54, 66]  # a cut in the TCP header, and in its options
